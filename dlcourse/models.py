@@ -1,0 +1,90 @@
+"""Models assembled from the layers. Chapter 1 builds the multilayer perceptron."""
+
+import numpy as np
+
+from dlcourse.layers import (
+    affine_backward,
+    affine_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax_loss,
+    tanh_backward,
+    tanh_forward,
+)
+
+ACTIVATIONS = {
+    "relu": (relu_forward, relu_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+}
+
+
+class MLP:
+    """A multilayer perceptron: (affine -> activation) x (L-1), then affine -> softmax.
+
+    Parameters live in ``self.params`` as ``W1, b1, ..., WL, bL`` with ``Wl`` of shape
+    (sizes[l-1], sizes[l]) and ``bl`` of shape (sizes[l],).
+
+    Inputs:
+        sizes: layer widths, input first and number of classes last, e.g. (64, 100, 10).
+        rng: numpy Generator for the initial weights.
+        activation: "relu", "sigmoid" or "tanh".
+        reg: L2 penalty strength; the loss adds 0.5 * reg * sum of squared weights
+            (biases are not penalised).
+    """
+
+    def __init__(self, sizes, rng, activation="relu", reg=0.0):
+        self.sizes = tuple(sizes)
+        self.activation = activation
+        self.reg = reg
+        self.n_layers = len(sizes) - 1
+        # He initialisation for ReLU keeps the variance of activations roughly constant
+        # from layer to layer; 1/fan_in (LeCun) suits tanh and sigmoid.
+        gain = 2.0 if activation == "relu" else 1.0
+        self.params = {}
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            self.params[f"W{l}"] = rng.normal(0.0, np.sqrt(gain / n_in), size=(n_in, n_out))
+            self.params[f"b{l}"] = np.zeros(n_out)
+
+    def scores(self, x):
+        """Class scores for x of shape (N, D). Returns (scores (N, C), caches)."""
+        act_forward, _ = ACTIVATIONS[self.activation]
+        caches = []
+        h = x
+        for l in range(1, self.n_layers + 1):
+            h, cache = affine_forward(h, self.params[f"W{l}"], self.params[f"b{l}"])
+            caches.append(cache)
+            if l < self.n_layers:  # no activation after the last layer: softmax follows
+                h, cache = act_forward(h)
+                caches.append(cache)
+        return h, caches
+
+    def loss(self, x, y):
+        """Mean cross-entropy plus L2 penalty, and the gradient of every parameter.
+
+        Inputs: x (N, D), y (N,) integer labels.
+        Returns: (loss, grads) with grads[name] of the shape of params[name].
+        """
+        _, act_backward = ACTIVATIONS[self.activation]
+        scores, caches = self.scores(x)
+        loss, dh = softmax_loss(scores, y)
+        grads = {}
+        for l in range(self.n_layers, 0, -1):
+            if l < self.n_layers:
+                dh = act_backward(dh, caches.pop())
+            dh, dw, db = affine_backward(dh, caches.pop())
+            w = self.params[f"W{l}"]
+            loss += 0.5 * self.reg * np.sum(w * w)
+            grads[f"W{l}"] = dw + self.reg * w
+            grads[f"b{l}"] = db
+        return loss, grads
+
+    def predict(self, x):
+        """Most likely class of each row of x (N, D). Returns shape (N,)."""
+        return self.scores(x)[0].argmax(axis=1)
+
+    def n_params(self):
+        """Total number of weights and biases."""
+        return sum(p.size for p in self.params.values())

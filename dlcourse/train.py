@@ -1,0 +1,49 @@
+"""A small training loop: mini-batch gradient descent with a history. Chapter 1."""
+
+import numpy as np
+
+from dlcourse.optim import UPDATE_RULES
+
+
+def accuracy(model, x, y, batch_size=1000):
+    """Share of rows of x (N, ...) whose predicted class equals y (N,)."""
+    pred = np.concatenate(
+        [model.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    )
+    return float(np.mean(pred == y))
+
+
+def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_config=None):
+    """Train ``model`` (anything with ``params``, ``loss`` and ``predict``) on ``data``.
+
+    Each epoch visits the training set once in a fresh random order, in mini-batches;
+    after each batch every parameter takes one step of the update rule, with its own
+    copy of ``optim_config`` (so momentum or Adam state is per parameter).
+
+    Inputs:
+        model: e.g. :class:`dlcourse.models.MLP`.
+        data: dict with x_train, y_train, x_test, y_test (see ``dlcourse.data``).
+        rng: numpy Generator for the shuffling.
+        epochs, batch_size: passes over the data, rows per step.
+        update: "sgd", "sgd_momentum" or "adam".
+        optim_config: hyper-parameters of the rule, e.g. {"learning_rate": 1e-3}.
+
+    Returns:
+        history: dict of lists: ``loss`` (one per step), ``train_acc`` and ``test_acc``
+        (one per epoch, measured after it).
+    """
+    step = UPDATE_RULES[update]
+    configs = {name: dict(optim_config or {}) for name in model.params}
+    x, y = data["x_train"], data["y_train"]
+    history = {"loss": [], "train_acc": [], "test_acc": []}
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            batch = order[start : start + batch_size]
+            loss, grads = model.loss(x[batch], y[batch])
+            history["loss"].append(loss)
+            for name, w in model.params.items():
+                model.params[name], configs[name] = step(w, grads[name], configs[name])
+        history["train_acc"].append(accuracy(model, x, y))
+        history["test_acc"].append(accuracy(model, data["x_test"], data["y_test"]))
+    return history
