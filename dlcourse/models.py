@@ -1,5 +1,7 @@
 """Models assembled from the layers. Chapter 1 builds the multilayer perceptron."""
 
+from itertools import pairwise
+
 import numpy as np
 
 from dlcourse.layers import (
@@ -44,7 +46,7 @@ class MLP:
         # from layer to layer; 1/fan_in (LeCun) suits tanh and sigmoid.
         gain = 2.0 if activation == "relu" else 1.0
         self.params = {}
-        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        for l, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
             self.params[f"W{l}"] = rng.normal(0.0, np.sqrt(gain / n_in), size=(n_in, n_out))
             self.params[f"b{l}"] = np.zeros(n_out)
 
