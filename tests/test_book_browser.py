@@ -72,7 +72,10 @@ def page(browser, site):
     pg.route("**/*", route)
     pg.on("console", lambda m: m.type == "error" and pg.problems.append(f"console: {m.text}"))
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
-    pg.on("requestfailed", lambda r: r.url.startswith(site) and pg.problems.append(f"failed: {r.url}"))
+    pg.on(
+        "requestfailed",
+        lambda r: r.url.startswith(site) and pg.problems.append(f"failed: {r.url}"),
+    )
     yield pg
     context.close()
 

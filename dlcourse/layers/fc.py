@@ -1,6 +1,5 @@
 """The fully connected (affine) layer. Derived in chapter 1."""
 
-import numpy as np
 
 
 def affine_forward(x, w, b):

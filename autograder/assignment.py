@@ -1,0 +1,148 @@
+"""A problem set as the grader sees it: notebook, trusted checks and public probes.
+
+A problem-set folder (``solutions/psNN_topic/``) holds:
+
+* ``psNN_topic.ipynb``: the nbgrader source notebook. Each auto-graded part has a test
+  cell whose ``grade_id`` names the part and whose ``points`` give its weight; manually
+  graded cells (derivations) have ``grade: true, solution: true``.
+* ``probes.py`` (public, released to students): for each part a function
+  ``probe(namespace, **inputs) -> {name: array}`` calling the student's code, and
+  optional scorers ``score(outputs, inputs) -> (passed, message)`` for parts judged by a
+  criterion (e.g. an accuracy threshold) rather than by matching the reference.
+* ``checks.py`` (instructor side, never released): ``PARTS``, a list of dicts with
+  ``grade_id``, ``probe``, ``functions`` (names that must be defined with ``def``),
+  ``inputs(rng, case) -> {name: array}`` (case 0 is the small visible case; 1..cases are
+  secret), and optionally ``cases`` (default 3), ``rtol``, ``atol``, ``scorer``; and
+  ``FORBIDDEN_MODULES`` (imports that would hand over an answer) and ``LIBRARY_FILES``
+  ({package: [file, ...]}, the parts of the course library the sandbox provides), and
+  optionally ``CELLS_CPU_FLOOR`` / ``PART_CPU_FLOOR``, the least CPU seconds a submission
+  gets for its cells and for each part, whatever the reference answer needs.
+"""
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.errors import GraderError
+
+
+@dataclass
+class Part:
+    grade_id: str
+    points: float
+    probe: str
+    functions: tuple
+    make_inputs: object  # callable(rng, case) -> {name: ndarray}
+    cases: int = 3
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    scorer: str | None = None
+
+
+@dataclass
+class Assignment:
+    name: str  # e.g. "ps01_fully_connected"
+    folder: Path  # the trusted folder holding checks.py, probes.py, the notebook
+    notebook: Path
+    parts: list  # [Part]
+    manual: dict  # grade_id -> points of manually graded cells
+    test_sources: set  # sources of the notebook's test cells, to skip in submissions
+    forbidden_modules: tuple = ()
+    library_files: dict = field(default_factory=dict)
+    cells_cpu_floor: float = 30.0  # CPU-seconds limits never go below these floors
+    part_cpu_floor: float = 5.0
+
+    @property
+    def probes_file(self):
+        return self.folder / "probes.py"
+
+    @property
+    def auto_points(self):
+        return sum(p.points for p in self.parts)
+
+    @property
+    def max_points(self):
+        return self.auto_points + sum(self.manual.values())
+
+    def load_probes(self):
+        return load_module(self.probes_file, f"probes_{self.name}")
+
+
+def resolve(name, checks_root):
+    """Find the problem-set folder for ``ps01`` or ``ps01_fully_connected``."""
+    root = Path(checks_root)
+    if not root.is_dir():
+        raise GraderError(f"checks folder {root} does not exist")
+    matches = sorted(p for p in root.iterdir() if p.is_dir() and
+                     (p.name == name or p.name.startswith(name + "_")))
+    if len(matches) != 1:
+        known = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir())) or "none"
+        what = "no" if not matches else "more than one"
+        raise GraderError(f"{what} problem set matches '{name}' in {root} (known: {known})")
+    return matches[0]
+
+
+def load_module(path, module_name):
+    if not path.is_file():
+        raise GraderError(f"missing file {path}")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def nbgrader_cells(notebook_json):
+    """(cell, nbgrader metadata) for each cell that has nbgrader metadata."""
+    for cell in notebook_json.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict):
+            yield cell, meta
+
+
+def cell_source(cell):
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def load(name, checks_root):
+    """Load a problem set: its notebook's grade cells, checks.py and probes.py."""
+    folder = resolve(name, checks_root)
+    checks = load_module(folder / "checks.py", f"checks_{folder.name}")
+    notebook = folder / getattr(checks, "NOTEBOOK", f"{folder.name}.ipynb")
+    try:
+        nb = json.loads(notebook.read_text())
+    except (OSError, ValueError) as exc:
+        raise GraderError(f"cannot read the source notebook {notebook}: {exc}") from exc
+    test_points, manual, test_sources = {}, {}, set()
+    for cell, meta in nbgrader_cells(nb):
+        if not meta.get("grade"):
+            continue
+        if meta.get("solution") or cell.get("cell_type") == "markdown":
+            manual[meta["grade_id"]] = float(meta.get("points", 0))
+        else:
+            test_points[meta["grade_id"]] = float(meta.get("points", 0))
+            test_sources.add(cell_source(cell).strip())
+    parts = []
+    for spec in checks.PARTS:
+        gid = spec["grade_id"]
+        if gid not in test_points:
+            raise GraderError(f"{folder.name}: checks.py grades '{gid}' but the notebook "
+                              f"has no test cell with that grade_id")
+        parts.append(Part(
+            grade_id=gid, points=test_points.pop(gid), probe=spec["probe"],
+            functions=tuple(spec.get("functions", ())), make_inputs=spec["inputs"],
+            cases=spec.get("cases", 3), rtol=spec.get("rtol", 1e-6),
+            atol=spec.get("atol", 1e-8), scorer=spec.get("scorer"),
+        ))
+    if test_points:
+        raise GraderError(f"{folder.name}: test cells {sorted(test_points)} have no check "
+                          f"in checks.py")
+    return Assignment(
+        name=folder.name, folder=folder, notebook=notebook, parts=parts, manual=manual,
+        test_sources=test_sources,
+        forbidden_modules=tuple(getattr(checks, "FORBIDDEN_MODULES", ())),
+        library_files=dict(getattr(checks, "LIBRARY_FILES", {})),
+        cells_cpu_floor=float(getattr(checks, "CELLS_CPU_FLOOR", 30.0)),
+        part_cpu_floor=float(getattr(checks, "PART_CPU_FLOOR", 5.0)),
+    )

@@ -1,0 +1,119 @@
+"""The ``autograder`` command: release, validate, grade."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from autograder.errors import GraderError
+
+
+def find_course_root(start=None):
+    """The folder holding nbgrader_config.py and solutions/, from here upwards."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in [here, *here.parents]:
+        if (folder / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
+            return folder
+    raise GraderError("no course found: run this inside the course repository (a folder "
+                      "with nbgrader_config.py and solutions/), or pass --course-root")
+
+
+def cmd_release(args):
+    from autograder.release import release
+
+    root = Path(args.course_root) if args.course_root else find_course_root()
+    names = args.assignments or sorted(p.name for p in (root / "solutions").iterdir()
+                                       if (p / "checks.py").is_file())
+    for name in names:
+        out = release(name, root)
+        print(f"released {name} -> {out}")
+    return 0
+
+
+def cmd_validate(args):
+    from autograder.validate import print_report, validate
+
+    result, document = validate(Path(args.notebook))
+    return print_report(result, document)
+
+
+def cmd_grade(args):
+    from autograder.batch import grade_batch
+
+    root = Path(args.course_root) if args.course_root else find_course_root()
+    checks = Path(args.checks) if args.checks else root / "solutions"
+    course_dir = Path(args.course_dir) if args.course_dir else root / "course"
+    outcome = grade_batch(args.assignment, args.submissions, course_dir, checks,
+                          roster=args.roster, db_url=args.db, progress=not args.quiet)
+    if outcome.sandbox.startswith("NONE"):
+        print("WARNING: no sandbox (bubblewrap) was available: submissions ran unconfined. "
+              "Install Debian's bubblewrap before grading for credit.", file=sys.stderr)
+    counts = {}
+    for r in outcome.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"graded {len(outcome.results)} students of {outcome.assignment} ({summary})")
+    print(f"sandbox   : {outcome.sandbox}")
+    print(f"grades    : {outcome.csv_path}")
+    print(f"feedback  : {outcome.out_dir / 'feedback'}")
+    print(f"gradebook : {outcome.db_url}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="autograder",
+        description="Release, validate and grade the course's problem sets. Grades come "
+                    "from trusted checks run outside the student's process.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="generate exercises/ from solutions/ (nbgrader)",
+                       description="Write visible.json from the reference answer and "
+                                   "generate the student release in exercises/.")
+    p.add_argument("assignments", nargs="*", help="e.g. ps01 (default: every set)")
+    p.add_argument("--course-root", help="the course repository (default: found upwards)")
+    p.set_defaults(run=cmd_release)
+
+    p = sub.add_parser("validate", help="run a notebook's visible checks (for students)",
+                       description="Run your notebook and its visible checks, outside the "
+                                   "notebook, as the grader would. No database needed.")
+    p.add_argument("notebook", help="your notebook, in its problem-set folder")
+    p.set_defaults(run=cmd_validate)
+
+    p = sub.add_parser("grade", help="grade a folder of submissions",
+                       description="Grade every submission with the trusted checks; write "
+                                   "the gradebook, feedback pages and grades.csv.")
+    p.add_argument("assignment", help="e.g. ps01 or ps01_fully_connected")
+    p.add_argument("submissions", help="nbgrader submitted/ tree, or a folder of "
+                                       "<student_id>.ipynb files")
+    p.add_argument("--roster", help="CSV with a student_id column; absent students are "
+                                    "listed as missing")
+    p.add_argument("--course-dir", help="working folder for results (default: ./course)")
+    p.add_argument("--checks", help="folder of problem sets with their checks.py (default: "
+                                    "solutions/; point it at your private copy)")
+    p.add_argument("--db", help="gradebook SQLAlchemy URL (default: SQLite in course dir)")
+    p.add_argument("--course-root", help="the course repository (default: found upwards)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_grade)
+    return parser
+
+
+def main(argv=None):
+    # nbgrader runs the `alembic` executable of this environment when it opens a
+    # gradebook: make sure it is found even when we were started by full path.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except GraderError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("autograder: interrupted; every finished student is saved", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

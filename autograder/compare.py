@@ -1,0 +1,38 @@
+"""Compare a probe's output arrays with what was expected, with a readable verdict.
+
+Used by the trusted grader (against the reference answer, on secret inputs) and by the
+notebook's visible tests (against stored answers for small fixed inputs), so that both
+judge alike. Messages never print expected values: only names, shapes and error sizes.
+"""
+
+import numpy as np
+
+DEFAULT_RTOL = 1e-6
+DEFAULT_ATOL = 1e-8
+
+
+def compare_outputs(got, expected, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL):
+    """Return (passed, message) for one case.
+
+    Inputs:
+        got: {name: ndarray} from the submission's probe, or None when it produced none.
+        expected: {name: ndarray}.
+    """
+    if got is None:
+        return False, "produced no result"
+    for name, want in expected.items():
+        if name not in got:
+            return False, f"'{name}' is missing from the result"
+        have = got[name]
+        if have.dtype.kind not in "biuf":
+            return False, f"'{name}' is not a number array (dtype {have.dtype})"
+        if have.shape != want.shape:
+            return False, f"'{name}' has shape {have.shape}, expected {want.shape}"
+        if not np.all(np.isfinite(have)):
+            return False, f"'{name}' contains NaN or infinity"
+        if not np.allclose(have, want, rtol=rtol, atol=atol):
+            diff = np.abs(have.astype(np.float64) - want)
+            scale = np.maximum(np.abs(want), atol / max(rtol, 1e-300))
+            worst = float(np.max(diff / np.maximum(scale, 1e-300)))
+            return False, f"'{name}' has wrong values (largest relative error {worst:.2g})"
+    return True, "correct"

@@ -1,0 +1,242 @@
+"""Grading: the reference run, one submission, and the verdict per part.
+
+Points are decided here, in the grader's process, from evidence a submission cannot
+forge: the arrays its probes returned for inputs drawn from a secret seed, compared with
+the reference answer's arrays for the same inputs.
+"""
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autograder.compare import compare_outputs
+from autograder.errors import GraderError, SubmissionError
+from autograder.notebooks import check_source_rules, code_to_run, read_notebook
+from autograder.sandbox import Limits, run_job
+
+# CPU-time limits for a submission: this many times the reference answer's own CPU time,
+# and never less than the set's floors (so a reference taking 0.01 s still leaves room).
+CPU_FACTOR = 10.0
+VISIBLE_SEED = 0  # visible cases are public: fixed seed, case 0
+
+
+@dataclass
+class PartResult:
+    grade_id: str
+    points: float
+    max_points: float
+    message: str
+
+    @property
+    def passed(self):
+        return self.points == self.max_points
+
+
+@dataclass
+class SubmissionResult:
+    student_id: str
+    status: str  # ok, errors, timeout, killed, corrupt, no-notebook, missing
+    parts: list = field(default_factory=list)  # [PartResult]
+    notes: list = field(default_factory=list)  # one line each, shown to student and grader
+    notebook: str = ""
+    sandbox: str = ""
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    @property
+    def auto_total(self):
+        return sum(p.points for p in self.parts)
+
+
+@dataclass
+class Reference:
+    outputs: dict  # (grade_id, case) -> {name: ndarray}
+    limits: Limits
+    cpu_cells: float
+    cpu_parts: dict
+
+
+def case_inputs(assignment, seed, visible=False):
+    """{(grade_id, case): {name: ndarray}}: case "0" when visible, else "1".."n"."""
+    inputs = {}
+    for part in assignment.parts:
+        cases = [0] if visible else range(1, part.cases + 1)
+        for case in cases:
+            rng = np.random.default_rng([seed, zlib.crc32(part.grade_id.encode()), case])
+            arrays = part.make_inputs(rng, case)
+            inputs[(part.grade_id, str(case))] = {k: np.asarray(v) for k, v in arrays.items()}
+    return inputs
+
+
+def part_specs(assignment, inputs):
+    return [{"grade_id": p.grade_id, "probe": p.probe,
+             "cases": sorted(c for g, c in inputs if g == p.grade_id)}
+            for p in assignment.parts]
+
+
+def library_packages(assignment):
+    """(name, folder, files) of the course-library files the sandbox may offer.
+
+    The package is located without importing it: the grader never runs course code.
+    """
+    import importlib.util
+
+    packages = []
+    for name, files in assignment.library_files.items():
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise GraderError(f"{assignment.name} needs the package '{name}', not installed")
+        packages.append((name, Path(list(spec.submodule_search_locations)[0]), files))
+    return packages
+
+
+def run_reference(assignment, inputs, sandboxed=True):
+    """Run the solution notebook's code and probes; derive the submissions' CPU limits."""
+    nb = read_notebook(assignment.notebook)
+    cells = code_to_run(nb, assignment.test_sources)
+    generous = Limits(cells_seconds=600, part_seconds={p.grade_id: 120 for p in assignment.parts})
+    result = run_job(cells, part_specs(assignment, inputs), inputs, assignment.probes_file,
+                     generous, library_packages(assignment), sandboxed=sandboxed)
+    problems = [e for e in result.log if e.get("event") in ("cell-error", "probe-error",
+                                                              "part-killed")]
+    missing = sorted({g for g, c in inputs if (g, c) not in result.outputs})
+    if problems or missing or result.exit_status != "ok":
+        detail = "; ".join(json.dumps(e) for e in problems[:3]) or result.output[-500:]
+        raise GraderError(f"the reference answer of {assignment.name} fails "
+                          f"({result.exit_status}; parts without output: {missing}): {detail}")
+    cpu_cells = next((e["cpu_seconds"] for e in result.log if e.get("event") == "cells-done"), 0)
+    cpu_parts = {e["grade_id"]: e["cpu_seconds"] for e in result.log
+                 if e.get("event") == "part-done"}
+    limits = Limits(
+        cells_seconds=max(assignment.cells_cpu_floor, CPU_FACTOR * cpu_cells),
+        part_seconds={g: max(assignment.part_cpu_floor, CPU_FACTOR * t)
+                      for g, t in cpu_parts.items()},
+    )
+    return Reference(outputs=result.outputs, limits=limits, cpu_cells=cpu_cells,
+                     cpu_parts=cpu_parts)
+
+
+def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
+    """(passed, message) for one part over its cases."""
+    for n, case in enumerate(cases, start=1):
+        key = (part.grade_id, case)
+        got = outputs.get(key)
+        if got is None:
+            return False, why_missing.get(key) or why_missing.get(part.grade_id) or \
+                "your code produced no result"
+        if part.scorer:
+            ok, message = getattr(probes, part.scorer)(got, inputs[key])
+        else:
+            ok, message = compare_outputs(got, expected[key], part.rtol, part.atol)
+        if not ok:
+            where = "the visible case" if case == "0" else f"hidden case {n} of {len(cases)}"
+            return False, f"on {where}: {message}"
+    return True, "passed"
+
+
+def explain_missing(log, limits):
+    """Why outputs are missing, from the run's (untrusted) log: for messages only."""
+    why = {}
+    for e in log:
+        gid = str(e.get("grade_id", ""))
+        if e.get("event") == "probe-error":
+            why[(gid, str(e.get("case")))] = f"your code raised {e.get('error', 'an error')}"
+        elif e.get("event") == "part-killed":
+            if e.get("signal") in ("SIGXCPU", "SIGKILL", "wall-clock"):
+                seconds = limits.part_seconds.get(gid, 0)
+                why[gid] = f"stopped: it ran over its time limit ({seconds:.0f} s of CPU time)"
+            else:
+                why[gid] = f"your code's process died ({e.get('signal')})"
+    return why
+
+
+def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=True,
+                   expected=None):
+    """Grade one notebook file. Never raises for a bad submission: it scores what it earns.
+
+    ``expected`` defaults to the reference outputs; ``validate`` passes the visible ones.
+    """
+    expected = reference.outputs if expected is None else expected
+    result = SubmissionResult(student_id=student_id, status="ok", notebook=str(path))
+    try:
+        nb = read_notebook(path)
+    except SubmissionError as exc:
+        return _zero(result, assignment, exc.status, exc.message)
+    cells = code_to_run(nb, assignment.test_sources)
+    rule_problems = check_source_rules(
+        cells, [f for p in assignment.parts for f in p.functions], assignment.forbidden_modules)
+    run = run_job(cells, part_specs(assignment, inputs), inputs, assignment.probes_file,
+                  reference.limits, library_packages(assignment), sandboxed=sandboxed)
+    result.sandbox, result.cpu_seconds, result.wall_seconds = (
+        run.sandbox, run.cpu_seconds, run.wall_seconds)
+    result.status, notes = _run_status(run, len(cells), reference.limits)
+    result.notes.extend(notes)
+    why_missing = explain_missing(run.log, reference.limits)
+    probes = assignment.load_probes()
+    for part in assignment.parts:
+        cases = sorted(c for g, c in inputs if g == part.grade_id)
+        broken = [rule_problems[f] for f in part.functions if f in rule_problems]
+        if broken:
+            ok, message = False, broken[0]
+        else:
+            ok, message = judge_part(part, cases, run.outputs, expected, inputs, probes,
+                                     why_missing)
+        result.parts.append(PartResult(part.grade_id, part.points if ok else 0.0,
+                                       part.points, message))
+    return result
+
+
+def _run_status(run, n_cells, limits):
+    """Status word and notes from how the sandboxed run ended."""
+    notes = []
+    events = [e.get("event") for e in run.log]
+    for e in run.log:
+        if e.get("event") == "cell-error":
+            error = str(e.get("error", ""))[:300]
+            cell = int(e.get("cell", -1)) + 1 if str(e.get("cell", "")).isdigit() else "?"
+            if error.startswith("SystemExit"):
+                notes.append(f"code cell {cell} called sys.exit(); the grader ignored it and "
+                             f"went on, as Jupyter does")
+            else:
+                notes.append(f"code cell {cell} raised {error}")
+    for e in run.log:
+        if e.get("event") == "part-killed":
+            gid = str(e.get("grade_id", ""))[:100]
+            notes.append(f"part {gid} was stopped: it ran over its time limit "
+                         f"({limits.part_seconds.get(gid, 0):.0f} s of CPU time)"
+                         if e.get("signal") in ("SIGXCPU", "SIGKILL", "wall-clock") else
+                         f"part {gid}: your code's process died ({e.get('signal')})")
+    if run.exit_status == "wall-clock limit":
+        notes.append("your notebook was stopped: it ran past the wall-clock limit "
+                     f"({limits.wall_seconds():.0f} s)")
+        return "timeout", notes
+    if run.exit_status != "ok" and "done" not in events:
+        started = [e.get("cell") for e in run.log if e.get("event") == "cell-start"]
+        where = (f" while running code cell {int(started[-1]) + 1}"
+                 if started and "cells-done" not in events else "")
+        if run.exit_status in ("killed by SIGXCPU",):
+            notes.append(f"your notebook ran out of CPU time{where} "
+                         f"(limit {limits.cells_seconds:.0f} s)")
+            return "timeout", notes
+        notes.append(f"your notebook's process ended early ({run.exit_status}){where}; "
+                     "parts not reached score 0")
+        return "killed", notes
+    if any("CPU time" in n for n in notes) or any(
+            e.get("event") == "part-killed" for e in run.log):
+        return "timeout", notes
+    return ("errors" if notes else "ok"), notes
+
+
+def _zero(result, assignment, status, message):
+    result.status = status
+    result.notes.append(message)
+    result.parts = [PartResult(p.grade_id, 0.0, p.points, message) for p in assignment.parts]
+    return result
+
+
+def missing_result(student_id, assignment):
+    return _zero(SubmissionResult(student_id=student_id, status="missing"), assignment,
+                 "missing", "no submission")

@@ -1,0 +1,34 @@
+"""``autograder release``: solutions/ -> exercises/ through nbgrader, plus visible.json."""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder import assignment as assignments
+from autograder import visible
+from autograder.errors import GraderError
+from autograder.grading import VISIBLE_SEED, case_inputs, run_reference
+
+
+def release(name, course_root, sandboxed=True):
+    """Write visible.json from the reference answer, then run nbgrader's
+    generate_assignment (which strips solutions, locks test cells, records checksums
+    and copies probes.py and visible.json; checks.py stays behind).
+
+    Returns the released folder.
+    """
+    course_root = Path(course_root)
+    a = assignments.load(name, course_root / "solutions")
+    inputs = case_inputs(a, VISIBLE_SEED, visible=True)
+    reference = run_reference(a, inputs, sandboxed=sandboxed)
+    visible.write(a.folder / visible.FILENAME, visible.build(a, inputs, reference.outputs))
+    with tempfile.TemporaryDirectory() as tmp:
+        # A throwaway gradebook: releasing must not touch any course's grades.
+        command = [str(Path(sys.executable).with_name("nbgrader")), "generate_assignment",
+                   a.name, "--force", f"--db=sqlite:///{tmp}/release.db", "--log-level=WARN"]
+        done = subprocess.run(command, cwd=course_root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise GraderError(f"nbgrader generate_assignment failed for {a.name}:\n"
+                          f"{done.stdout}{done.stderr}")
+    return course_root / "exercises" / a.name

@@ -1,0 +1,82 @@
+"""The visible checks: small fixed cases students can see and run themselves.
+
+``autograder release`` writes ``visible.json`` beside the problem set's notebook: for
+each part, the probe's name, its inputs for the public case 0 and the reference answer's
+outputs for them, as plain JSON numbers. The notebook's test cells call :func:`check`,
+and ``autograder validate`` runs the same cases outside the kernel. Both use the trusted
+grader's comparison, so an honest notebook gets the same verdict everywhere.
+"""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+
+from autograder.compare import compare_outputs
+
+FILENAME = "visible.json"
+
+
+def array_to_json(a):
+    a = np.asarray(a)
+    return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.ravel().tolist()}
+
+
+def array_from_json(d):
+    return np.array(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"])
+
+
+def build(assignment, inputs, outputs):
+    """The visible.json document for case 0 of every part."""
+    parts = {}
+    for p in assignment.parts:
+        key = (p.grade_id, "0")
+        parts[p.grade_id] = {
+            "probe": p.probe, "points": p.points, "functions": list(p.functions),
+            "rtol": p.rtol, "atol": p.atol, "scorer": p.scorer,
+            "inputs": {k: array_to_json(v) for k, v in inputs[key].items()},
+            "expected": {k: array_to_json(v) for k, v in outputs[key].items()},
+        }
+    return {"assignment": assignment.name, "notebook": assignment.notebook.name,
+            "forbidden_modules": list(assignment.forbidden_modules), "parts": parts}
+
+
+def write(path, document):
+    Path(path).write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def load(folder="."):
+    """Read visible.json from ``folder``; a clear error if the file is not there."""
+    path = Path(folder) / FILENAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: keep the notebook in its problem-set folder, beside "
+            f"{FILENAME} and probes.py")
+    return json.loads(path.read_text())
+
+
+def _probes(folder):
+    spec = importlib.util.spec_from_file_location("probes", Path(folder) / "probes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check(grade_id, namespace, folder="."):
+    """Run one part's visible case on the functions in ``namespace`` (a notebook's
+    ``globals()``). Prints a line when it passes; raises AssertionError saying what is
+    wrong when it does not."""
+    part = load(folder)["parts"][grade_id]
+    probes = _probes(folder)
+    inputs = {k: array_from_json(v) for k, v in part["inputs"].items()}
+    outputs = getattr(probes, part["probe"])(namespace, **inputs)
+    got = {k: np.asarray(v) for k, v in outputs.items()}
+    if part["scorer"]:
+        ok, message = getattr(probes, part["scorer"])(got, inputs)
+    else:
+        expected = {k: array_from_json(v) for k, v in part["expected"].items()}
+        ok, message = compare_outputs(got, expected, part["rtol"], part["atol"])
+    if not ok:
+        raise AssertionError(f"{grade_id}: {message}")
+    print(f"{grade_id}: passed ({part['points']:g} points)")
