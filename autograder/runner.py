@@ -33,6 +33,14 @@ class CellTimeoutError(Exception):
     """Raised inside a cell that used up its CPU-time budget."""
 
 
+class NotebookNamespace(dict):
+    """The notebook's variables, as probes see them: a missing name reads as a NameError
+    saying so, rather than a bare KeyError."""
+
+    def __missing__(self, name):
+        raise NameError(f"{name} is not defined in your notebook")
+
+
 def log(event, **fields):
     with open("log.jsonl", "a") as f:
         f.write(json.dumps({"event": event, **fields}) + "\n")
@@ -97,7 +105,7 @@ def run_part(namespace, probes, part):
         with np.load(f"inputs/{key}.npz", allow_pickle=False) as data:
             inputs = {name: data[name] for name in data.files}
         try:
-            outputs = probe(namespace, **inputs)
+            outputs = probe(NotebookNamespace(namespace), **inputs)
             arrays = {name: np.asarray(value) for name, value in outputs.items()}
             np.savez(f"out/{key}.npz", **arrays)
         except BaseException as exc:  # noqa: BLE001

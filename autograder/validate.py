@@ -29,7 +29,7 @@ def validate(notebook):
     parts = [Part(grade_id=g, points=p["points"], probe=p["probe"],
                   functions=tuple(p["functions"]), make_inputs=None, cases=1,
                   rtol=p["rtol"], atol=p["atol"], scorer=p["scorer"])
-             for g, p in doc["parts"].items()]
+             for g, p in ((g, doc["parts"][g]) for g in doc["order"])]
     a = Assignment(name=doc["assignment"], folder=notebook.parent, notebook=notebook,
                    parts=parts, manual={}, test_sources=set(),
                    forbidden_modules=tuple(doc["forbidden_modules"]))

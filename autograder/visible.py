@@ -39,6 +39,7 @@ def build(assignment, inputs, outputs):
             "expected": {k: array_to_json(v) for k, v in outputs[key].items()},
         }
     return {"assignment": assignment.name, "notebook": assignment.notebook.name,
+            "order": [p.grade_id for p in assignment.parts],
             "forbidden_modules": list(assignment.forbidden_modules), "parts": parts}
 
 
@@ -63,6 +64,14 @@ def _probes(folder):
     return module
 
 
+class NotebookNamespace(dict):
+    """A notebook's globals as probes see them (the same class as in runner.py, which
+    must stay importable without this package)."""
+
+    def __missing__(self, name):
+        raise NameError(f"{name} is not defined in your notebook")
+
+
 def check(grade_id, namespace, folder="."):
     """Run one part's visible case on the functions in ``namespace`` (a notebook's
     ``globals()``). Prints a line when it passes; raises AssertionError saying what is
@@ -70,7 +79,7 @@ def check(grade_id, namespace, folder="."):
     part = load(folder)["parts"][grade_id]
     probes = _probes(folder)
     inputs = {k: array_from_json(v) for k, v in part["inputs"].items()}
-    outputs = getattr(probes, part["probe"])(namespace, **inputs)
+    outputs = getattr(probes, part["probe"])(NotebookNamespace(namespace), **inputs)
     got = {k: np.asarray(v) for k, v in outputs.items()}
     if part["scorer"]:
         ok, message = getattr(probes, part["scorer"])(got, inputs)
