@@ -1,0 +1,85 @@
+"""The sandbox itself: what untrusted code can see, write and use."""
+
+import os
+
+import numpy as np
+import pytest
+from grading_helpers import FIXTURES, ROOT
+
+from autograder.sandbox import Limits, run_job, sandbox_mode
+
+PROBES = '''
+import numpy as np
+def report(ns):
+    return {k: np.asarray(v) for k, v in ns["report"].items()}
+'''
+
+SNOOP = '''
+import os, socket
+targets = {TARGETS}
+report = {{f"seen{{i}}": os.path.exists(p) for i, p in enumerate(targets)}}
+report["uid"] = os.getuid()
+def can_write(path):
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        return True
+    except OSError:
+        return False
+report["write_venv"] = can_write({VENV!r} + "/pwned")
+report["write_scratch"] = can_write("mine.txt")
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=1)
+    report["network"] = True
+except OSError:
+    report["network"] = False
+'''
+
+
+@pytest.fixture(scope="module")
+def snoop(tmp_path_factory):
+    assert sandbox_mode() != "none", "bubblewrap must be installed (make test installs it)"
+    probes = tmp_path_factory.mktemp("probes") / "probes.py"
+    probes.write_text(PROBES)
+    targets = [str(ROOT / "solutions"), str(FIXTURES / "course/solutions/fx01_tiny/checks.py"),
+               str(FIXTURES / "submitted/perfect"), str(ROOT / "course"), "/etc/shadow",
+               str(tmp_path_factory.getbasetemp())]
+    import sys
+
+    cell = SNOOP.format(TARGETS=targets, VENV=sys.prefix)
+    run = run_job([cell], [{"grade_id": "r", "probe": "report", "cases": ["0"]}],
+                  {("r", "0"): {}}, probes, Limits(cells_seconds=10, part_seconds={"r": 5}))
+    assert run.exit_status == "ok", run.output
+    return {k: v.item() for k, v in run.outputs[("r", "0")].items()}, len(targets)
+
+
+def test_cannot_see_solutions_other_submissions_or_the_gradebook(snoop):
+    report, n = snoop
+    assert [report[f"seen{i}"] for i in range(n)] == [False] * n
+
+
+def test_runs_as_nobody_with_a_private_writable_scratch_only(snoop):
+    report, _ = snoop
+    assert report["uid"] == 65534
+    assert report["write_scratch"] is True
+    assert report["write_venv"] is False
+    assert not os.path.exists(os.path.join(os.sys.prefix, "pwned"))
+
+
+def test_has_no_network(snoop):
+    report, _ = snoop
+    assert report["network"] is False
+
+
+def test_output_flood_is_capped_and_memory_bomb_is_contained(tmp_path):
+    probes = tmp_path / "probes.py"
+    probes.write_text(PROBES)
+    cells = ["big = bytearray(8 * 1024**3)",  # over the memory limit: MemoryError
+             "import numpy as np\nreport = {'ok': np.float64(1.0)}",
+             "while True:\n    print('x' * 10000)"]  # stopped by the CPU limit
+    run = run_job(cells, [{"grade_id": "r", "probe": "report", "cases": ["0"]}],
+                  {("r", "0"): {}}, probes, Limits(cells_seconds=2, part_seconds={"r": 2}))
+    assert len(run.output) <= Limits().output_chars
+    assert run.outputs[("r", "0")]["ok"] == np.float64(1.0)
+    errors = [e["error"] for e in run.log if e["event"] == "cell-error"]
+    assert any("CPU time" in e for e in errors) and any("MemoryError" in e for e in errors)
