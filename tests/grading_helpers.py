@@ -39,7 +39,8 @@ def visible_test_points(notebook_path, timeout=600):
     total = 0.0
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            if not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-                total += meta.get("points", 0)
+        is_test = cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
+        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        if is_test and not failed:
+            total += meta.get("points", 0)
     return total
