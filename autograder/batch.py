@@ -1,5 +1,6 @@
 """``autograder grade``: a whole class, one submission after another."""
 
+import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,12 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
                            f"{first}")
     csv_path = out_dir / "grades.csv"
     write_csv_atomically(csv_path, csv_columns(a), rows)
+    feedback.write(out_dir / "reference.json", json.dumps({
+        "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,
+        "limits": {"cells_seconds": reference.limits.cells_seconds,
+                   "part_seconds": reference.limits.part_seconds},
+        "wall_seconds": {r.student_id: round(r.wall_seconds, 3) for r in results},
+    }, indent=1))
     return BatchOutcome(a.name, out_dir, csv_path, db_url, results, sandbox)
 
 
