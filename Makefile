@@ -12,6 +12,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # apt-get needs root; use sudo when we are not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
+BWRAP := /usr/bin/bwrap
 PS ?= ps01
 
 .PHONY: help setup book book-clean test lint release grade bench clean
@@ -31,6 +32,10 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
+$(BWRAP):  # the grader's sandbox
+	$(SUDO) apt-get update -q
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap
+
 book: $(STAMP)  ## build the book into _build/html (notebooks executed, cached)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Open _build/html/index.html"
@@ -38,20 +43,21 @@ book: $(STAMP)  ## build the book into _build/html (notebooks executed, cached)
 book-clean:  ## remove the built book and its execution cache
 	rm -rf _build
 
-test: $(STAMP) $(CHROMIUM) book  ## set up, build the book, run every test (browser included)
+test: $(STAMP) $(CHROMIUM) $(BWRAP) book  ## set up, build the book, run every test (browser included)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
 
-release: $(STAMP)  ## solutions/ -> exercises/ (PS=ps01)
+release: $(STAMP) $(BWRAP)  ## solutions/ -> exercises/ (PS=ps01)
 	$(VENV)/bin/autograder release $(PS)
 
-grade: $(STAMP)  ## grade a folder of submissions (PS=ps01 SUBMISSIONS=path)
+grade: $(STAMP) $(BWRAP)  ## grade a folder of submissions (PS=ps01 SUBMISSIONS=path)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade PS=ps01 SUBMISSIONS=path/to/submissions"; exit 2; }
 	$(VENV)/bin/autograder grade $(PS) $(SUBMISSIONS)
 
-bench: $(STAMP)  ## run every benchmark and print its ratios
+bench: $(STAMP) $(BWRAP)  ## run every benchmark and print its ratios
 	$(PY) benchmarks/run_all.py
 
 clean:  ## remove build products and the environment
