@@ -1,0 +1,101 @@
+"""Every problem set: released in sync, no stored outputs, the solution scores full marks
+and the stub 0 through the real grader, and both agree with the notebook's own tests."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from grading_helpers import ROOT, read_csv, run_cli, visible_test_points
+
+SETS = sorted(p.name for p in (ROOT / "solutions").glob("ps*") if (p / "checks.py").exists())
+
+
+def notebook_of(folder):
+    return folder / f"{folder.name}.ipynb"
+
+
+def comparable(nb):
+    """What must match between a committed release and a fresh one."""
+    return [(c["cell_type"], "".join(c["source"]), c["metadata"].get("nbgrader"))
+            for c in nb["cells"]]
+
+
+@pytest.fixture(scope="module", params=SETS)
+def problem_set(request, tmp_path_factory):
+    """A fresh release of the set in a scratch course, and its solution and stub graded."""
+    name = request.param
+    work = tmp_path_factory.mktemp(name)
+    course = work / "course"
+    (course / "solutions").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name,
+                    ignore=shutil.ignore_patterns("__pycache__", "visible.json"))
+    done = run_cli("release", name, cwd=course)
+    assert done.returncode == 0, done.stderr
+    flat = work / "flat"
+    flat.mkdir()
+    shutil.copy(notebook_of(ROOT / "solutions" / name), flat / "solution.ipynb")
+    shutil.copy(notebook_of(ROOT / "exercises" / name), flat / "stub.ipynb")
+    graded = run_cli("grade", name, flat, "--course-root", course, "--course-dir",
+                     work / "results", "--quiet")
+    assert graded.returncode == 0, graded.stderr
+    rows = {r["student_id"]: r for r in read_csv(work / "results" / name / "grades.csv")}
+    return name, course, rows
+
+
+def test_committed_release_is_in_sync_with_solutions(problem_set):
+    name, course, _ = problem_set
+    fresh, committed = course / "exercises" / name, ROOT / "exercises" / name
+    assert sorted(p.name for p in committed.iterdir() if p.name != "__pycache__") == \
+        sorted(p.name for p in fresh.iterdir()), "run `autograder release` and commit"
+    assert comparable(json.loads(notebook_of(fresh).read_text())) == \
+        comparable(json.loads(notebook_of(committed).read_text()))
+    assert (fresh / "probes.py").read_text() == (committed / "probes.py").read_text()
+    a, b = (json.loads((d / "visible.json").read_text()) for d in (fresh, committed))
+    assert a["order"] == b["order"]
+    for gid in a["order"]:
+        for kind in ("inputs", "expected"):
+            for key, arr in a["parts"][gid][kind].items():
+                np.testing.assert_allclose(arr["data"], b["parts"][gid][kind][key]["data"],
+                                           rtol=1e-9, atol=1e-12, err_msg=f"{gid} {key}")
+    assert not (committed / "checks.py").exists()
+
+
+def test_solution_notebook_has_no_outputs(problem_set):
+    name, _, _ = problem_set
+    nb = json.loads(notebook_of(ROOT / "solutions" / name).read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [] and cell.get("execution_count") is None
+
+
+def test_solution_gets_every_auto_point_and_the_stub_none(problem_set):
+    _, _, rows = problem_set
+    sol, stub = rows["solution"], rows["stub"]
+    max_auto = float(sol["max"]) - _manual_points(problem_set)
+    assert float(sol["auto_total"]) == max_auto > 0, sol
+    assert float(stub["auto_total"]) == 0, stub
+    assert stub["status"] != "ok"
+
+
+def _manual_points(problem_set):
+    name = problem_set[0]
+    nb = json.loads(notebook_of(ROOT / "solutions" / name).read_text())
+    return sum(c["metadata"]["nbgrader"].get("points", 0) for c in nb["cells"]
+               if c["metadata"].get("nbgrader", {}).get("grade")
+               and c["metadata"]["nbgrader"].get("solution"))
+
+
+@pytest.mark.parametrize("which", ["solution", "stub"])
+def test_grade_equals_what_the_notebook_tests_report(problem_set, tmp_path, which):
+    name, course, rows = problem_set
+    run_dir = tmp_path / name
+    shutil.copytree(course / "exercises" / name, run_dir)
+    src = ROOT / ("solutions" if which == "solution" else "exercises") / name
+    shutil.copy(notebook_of(src), notebook_of(run_dir))
+    assert visible_test_points(notebook_of(run_dir)) == float(rows[which]["auto_total"])
+
+
+def test_sets_exist():
+    assert SETS, "no problem set found in solutions/"
