@@ -16,7 +16,8 @@ def plot_history(history, title="Training", smooth=20):
     if len(loss) >= smooth:
         avg = np.convolve(loss, np.ones(smooth) / smooth, mode="valid")
         ax_loss.plot(steps[smooth - 1 :], avg, color="C0", label=f"mean of {smooth} steps")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy loss", yscale="log", title="Loss")
+    ax_loss.set(xlabel="step", ylabel="training loss (data + penalty)", yscale="log",
+                title="Loss")
     ax_loss.legend()
     epochs = np.arange(1, len(history["train_acc"]) + 1)
     ax_acc.plot(epochs, history["train_acc"], "o-", ms=3, label="train")
