@@ -65,6 +65,8 @@ def build_parser():
         prog="autograder",
         description="Release, validate and grade the course's problem sets. Grades come "
                     "from trusted checks run outside the student's process.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="generate exercises/ from solutions/ (nbgrader)",
@@ -113,6 +115,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("autograder: interrupted; every finished student is saved", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line for users; --debug for developers
+        if args.debug:
+            raise
+        print(f"autograder: unexpected error: {type(exc).__name__}: {exc} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
