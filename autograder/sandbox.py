@@ -103,7 +103,9 @@ def _readonly_paths():
     return sorted(p for p in paths if not str(p).startswith("/usr"))
 
 
-def _bwrap_prefix(mode, scratch, tmp_limit):
+def _bwrap_prefix(mode, scratch, tmp_limit, env=None):
+    """The bwrap command line up to the program to run. ``--clearenv`` empties the
+    environment inside the sandbox, so ``env`` is set there again with ``--setenv``."""
     args = ["bwrap", "--ro-bind", "/usr", "/usr"]
     for link in ("lib", "lib64", "bin", "sbin"):
         if os.path.islink(f"/{link}"):
@@ -130,6 +132,8 @@ def _bwrap_prefix(mode, scratch, tmp_limit):
         "--die-with-parent", "--new-session",
         "--chdir", WORKDIR, "--clearenv",
     ]
+    for name, value in (env or {}).items():
+        args += ["--setenv", name, value]
     if mode == "bwrap-user":
         args += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--"]
     else:
@@ -255,8 +259,8 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
             cwd = scratch
         else:
             home = WORKDIR
-            command = [*_bwrap_prefix(mode, scratch, limits.tmp_bytes), sys.executable,
-                       "runner.py"]
+            command = [*_bwrap_prefix(mode, scratch, limits.tmp_bytes, _environment(home)),
+                       sys.executable, "runner.py"]
             cwd = None
         if os.geteuid() == 0:
             os.chmod(tmp, 0o711)
