@@ -1,0 +1,223 @@
+"""Trusted checks of problem set 1 (instructor side, never released).
+
+Input generators ``inputs(rng, case)``: case 0 is the small visible case (its inputs and
+the reference outputs are published in visible.json); cases 1..n are secret. The secret
+cases use several shapes, batches larger than one and sizes that differ from each other
+(so a transposed product has the wrong shape), both signs for ReLU, extreme values for
+the sigmoid and the softmax, and inputs for which a one-sided difference is measurably
+wrong.
+"""
+
+import numpy as np
+
+NOTEBOOK = "ps01_fully_connected.ipynb"
+# Every module of the course library that holds a graded answer; the sandbox does not
+# contain them at all.
+FORBIDDEN_MODULES = ("dlcourse.layers", "dlcourse.gradcheck", "dlcourse.costs",
+                     "dlcourse.models", "dlcourse.train", "dlcourse.optim")
+LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py"]}
+
+
+def _different(rng, k, low, high, avoid=()):
+    """k different integers in [low, high), none of them in ``avoid``."""
+    choices = [v for v in range(low, high) if v not in avoid]
+    return [int(v) for v in rng.choice(choices, size=k, replace=False)]
+
+
+def _mixed_signs(x):
+    """Make sure x has a negative and a positive entry."""
+    x.flat[0] = -abs(x.flat[0]) - 0.1
+    x.flat[-1] = abs(x.flat[-1]) + 0.1
+    return x
+
+
+# -- 1. affine layer ----------------------------------------------------------------------
+
+def affine_inputs(rng, case):
+    """x (N, d_1, ..., d_k) with k = 1, 2, 3 over the secret cases; N, D, M all different."""
+    if case == 0:
+        x_shape, m = (2, 3, 2), 4  # N = 2, D = 6, M = 4
+    else:
+        dims = tuple(int(v) for v in rng.integers(2, 5, size=(case - 1) % 3 + 1))
+        d = int(np.prod(dims))
+        n, m = _different(rng, 2, 2, 10, avoid={d})
+        x_shape = (n, *dims)
+    d = int(np.prod(x_shape[1:]))
+    return {"x": rng.normal(size=x_shape), "w": rng.normal(size=(d, m)),
+            "b": rng.normal(size=m)}
+
+
+def affine_backward_inputs(rng, case):
+    arrays = affine_inputs(rng, case)
+    arrays["dout"] = rng.normal(size=(arrays["x"].shape[0], arrays["w"].shape[1]))
+    return arrays
+
+
+# -- 2. activations -----------------------------------------------------------------------
+
+def relu_inputs(rng, case):
+    """Any shape (2-D to 4-D), both signs, and one entry exactly 0 (whose gradient is 0)."""
+    if case == 0:
+        x = np.array([[-1.5, 0.0, 2.0, -0.3], [0.7, -2.2, 1.1, 0.4], [-0.9, 3.0, -0.1, 0.2]])
+    else:
+        shape = tuple(int(v) for v in rng.integers(2, 6, size=(case - 1) % 3 + 2))
+        x = _mixed_signs(rng.normal(size=shape))
+        x.flat[int(rng.integers(1, x.size - 1))] = 0.0
+    return {"x": x}
+
+
+def relu_backward_inputs(rng, case):
+    x = relu_inputs(rng, case)["x"]
+    return {"x": x, "dout": rng.normal(size=x.shape)}
+
+
+def sigmoid_inputs(rng, case):
+    """Ordinary values and extreme ones (+-800, +-710, +-40): a stable sigmoid stays finite."""
+    if case == 0:
+        x = np.array([[-800.0, -5.0, -0.5, 0.0], [0.5, 2.0, 30.0, 800.0]])
+    else:
+        shape = tuple(int(v) for v in rng.integers(2, 6, size=(case - 1) % 2 + 2))
+        x = rng.normal(scale=4.0, size=shape)
+        extremes = np.array([-800.0, 800.0, -710.0, 710.0, -40.0, 40.0])
+        spots = rng.choice(x.size, size=min(x.size, len(extremes)), replace=False)
+        x.flat[spots] = extremes[: len(spots)]
+    return {"x": x}
+
+
+def sigmoid_backward_inputs(rng, case):
+    x = sigmoid_inputs(rng, case)["x"]
+    return {"x": x, "dout": rng.normal(size=x.shape)}
+
+
+# -- 3. softmax loss ----------------------------------------------------------------------
+
+def softmax_inputs(rng, case):
+    """Case 1 ordinary scores; case 2 every row shifted by 750 to 1000 up or down (e^s
+    overflows, or a whole row underflows, without the max subtracted); case 3 scores of
+    order 300 with one example's correct class 750 to 1000 below its row's maximum (its
+    probability underflows to 0, so log P must come from log-sum-exp)."""
+    if case == 0:
+        scores = np.array([[1.0, -0.5, 0.3, 2.0],
+                           [1000.0, 1001.0, 1002.0, 999.0],
+                           [-5.0, 800.0, 0.0, 1.0]])
+        y = np.array([3, 0, 0])
+        return {"scores": scores, "y": y}
+    n, c = _different(rng, 2, 2, 11)
+    y = rng.integers(0, c, size=n)
+    kind = (case - 1) % 3
+    if kind == 0:
+        scores = rng.normal(scale=2.0, size=(n, c))
+    elif kind == 1:
+        shift = rng.uniform(750, 1000, size=(n, 1)) * rng.choice([-1.0, 1.0], size=(n, 1))
+        scores = rng.normal(size=(n, c)) + shift
+    else:
+        scores = rng.normal(scale=300.0, size=(n, c))
+        row = int(rng.integers(n))
+        others = np.delete(scores[row], y[row])
+        scores[row, y[row]] = others.max() - rng.uniform(750, 1000)
+    return {"scores": scores, "y": y}
+
+
+# -- 4. gradient checking -----------------------------------------------------------------
+
+def numerical_gradient_inputs(rng, case):
+    """f(x) = sum(A * sin(x)). At x = 1.4, tan(x) is about 5.8, so the one-sided
+    difference's error h/2 |A sin x| is several times the tolerance there; h = 0.02 in the
+    last secret case catches a function that ignores its h."""
+    shape = (2, 3) if case == 0 else tuple(int(v) for v in rng.integers(2, 5, size=case))
+    x = rng.uniform(-3.0, 3.0, size=shape)
+    A = rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    x.flat[0] = 1.4
+    h = 0.02 if case == 3 else 1e-5
+    return {"x": x, "A": A, "h": np.float64(h)}
+
+
+def rel_error_inputs(rng, case):
+    """Pairs with both entries 0 (the floor 1e-8 avoids 0/0) and, in some cases, a tiny
+    pair whose floored error is the largest."""
+    if case == 0:
+        a = np.array([[1.0, -2.0, 0.0], [3.0, 1e-9, 0.5]])
+        b = np.array([[1.0 + 1e-6, -2.0, 0.0], [2.9, -1e-9, 0.5]])
+        return {"a": a, "b": b}
+    shape = tuple(int(v) for v in rng.integers(2, 6, size=2))
+    a = rng.normal(size=shape)
+    b = a * (1.0 + rng.normal(scale=10.0 ** -rng.uniform(2, 8), size=shape))
+    spots = rng.choice(a.size, size=2, replace=False)
+    a.flat[spots[0]] = b.flat[spots[0]] = 0.0
+    if case % 2 == 1:
+        a.flat[spots[1]], b.flat[spots[1]] = 3e-9, -1e-9  # floored error 0.4
+    return {"a": a, "b": b}
+
+
+# -- 5. counting --------------------------------------------------------------------------
+
+def counting_inputs(rng, case):
+    if case == 0:  # the chapter's two layers on a batch of 32, and the megapixel layer
+        return {"n_in": np.array([64, 100, 10**6]), "n_out": np.array([100, 10, 10**6]),
+                "batch": np.array([32, 32, 1])}
+    n_in = rng.integers(2, 5000, size=5)
+    n_out = n_in + rng.integers(1, 3000, size=5) * rng.choice([-1, 1], size=5)
+    n_out = np.where(n_out < 1, n_in + 7, n_out)
+    batch = rng.integers(2, 257, size=5)
+    batch[0] = 1
+    return {"n_in": n_in, "n_out": n_out, "batch": batch}
+
+
+# -- 6. two-layer network -----------------------------------------------------------------
+
+def two_layer_loss_inputs(rng, case):
+    """N, D, H, C all different; nonzero biases (so the ReLU sees both signs) and a
+    nonzero penalty."""
+    if case == 0:
+        n, d, h, c, reg = 4, 5, 6, 3, 0.1
+    else:
+        n, d, h, c = _different(rng, 4, 2, 12)
+        reg = float(rng.uniform(0.05, 1.0))
+    return {"W1": rng.normal(scale=0.5, size=(d, h)), "b1": rng.normal(scale=0.5, size=h),
+            "W2": rng.normal(scale=0.5, size=(h, c)), "b2": rng.normal(scale=0.5, size=c),
+            "x": rng.normal(size=(n, d)), "y": rng.integers(0, c, size=n),
+            "reg": np.float64(reg)}
+
+
+def two_layer_net_inputs(rng, case):
+    if case == 0:
+        return {"split_seed": np.int64(0), "train_seed": np.int64(0)}
+    return {"split_seed": np.int64(rng.integers(1, 10**6)),
+            "train_seed": np.int64(rng.integers(1, 10**6))}
+
+
+PARTS = [
+    {"grade_id": "affine-forward", "probe": "affine_forward",
+     "functions": ["affine_forward"], "inputs": affine_inputs},
+    {"grade_id": "affine-backward", "probe": "affine_backward",
+     "functions": ["affine_forward", "affine_backward"], "inputs": affine_backward_inputs},
+    {"grade_id": "relu-forward", "probe": "relu_forward", "functions": ["relu_forward"],
+     "inputs": relu_inputs},
+    {"grade_id": "relu-backward", "probe": "relu_backward",
+     "functions": ["relu_forward", "relu_backward"], "inputs": relu_backward_inputs},
+    {"grade_id": "sigmoid-forward", "probe": "sigmoid_forward",
+     "functions": ["sigmoid_forward"], "inputs": sigmoid_inputs},
+    {"grade_id": "sigmoid-backward", "probe": "sigmoid_backward",
+     "functions": ["sigmoid_forward", "sigmoid_backward"], "inputs": sigmoid_backward_inputs},
+    {"grade_id": "softmax-loss", "probe": "softmax_loss", "functions": ["softmax_loss"],
+     "inputs": softmax_inputs},
+    # Finite differences differ from each other by rounding (about 1e-10 here) and, for a
+    # one-sided difference, by h/2 |f''|: the tolerance admits the first, not the second.
+    {"grade_id": "numerical-gradient", "probe": "numerical_gradient",
+     "functions": ["eval_numerical_gradient"], "inputs": numerical_gradient_inputs,
+     "rtol": 1e-5, "atol": 1e-7},
+    {"grade_id": "rel-error", "probe": "rel_error", "functions": ["rel_error"],
+     "inputs": rel_error_inputs},
+    # Counts are integers: exact.
+    {"grade_id": "counting", "probe": "counting", "functions": ["fc_cost"],
+     "inputs": counting_inputs, "rtol": 0.0, "atol": 0.5},
+    # The weights alone are asked for; counting the 10^6 biases too (1e-6 more) passes.
+    {"grade_id": "explosion-bytes", "probe": "explosion_bytes",
+     "inputs": lambda rng, case: {}, "cases": 1, "rtol": 1e-5, "atol": 0.0},
+    {"grade_id": "two-layer-loss", "probe": "two_layer_loss",
+     "functions": ["two_layer_loss"], "inputs": two_layer_loss_inputs},
+    # Judged by the test accuracy the grader computes from the returned weights.
+    {"grade_id": "two-layer-net", "probe": "two_layer_net",
+     "functions": ["train_two_layer_net"], "inputs": two_layer_net_inputs, "cases": 2,
+     "scorer": "score_two_layer_net"},
+]
