@@ -12,7 +12,10 @@ A problem-set folder (``solutions/psNN_topic/``) holds:
 * ``checks.py`` (instructor side, never released): ``PARTS``, a list of dicts with
   ``grade_id``, ``probe``, ``functions`` (names that must be defined with ``def``),
   ``inputs(rng, case) -> {name: array}`` (case 0 is the small visible case; 1..cases are
-  secret), and optionally ``cases`` (default 3), ``rtol``, ``atol``, ``scorer``; and
+  secret), and optionally ``cases`` (default 3), ``rtol``, ``atol``, ``scorer`` and
+  ``public_answer`` (False for a numeric answer, whose visible case would give it away:
+  the visible check then only runs it); a backward part lists its forward function in
+  ``functions`` too when its probe uses the student's forward (its cache); and
   ``FORBIDDEN_MODULES`` (imports that would hand over an answer) and ``LIBRARY_FILES``
   ({package: [file, ...]}, the parts of the course library the sandbox provides), and
   optionally ``CELLS_CPU_FLOOR`` / ``PART_CPU_FLOOR``, the least CPU seconds a submission
@@ -38,6 +41,7 @@ class Part:
     rtol: float = 1e-6
     atol: float = 1e-8
     scorer: str | None = None
+    public_answer: bool = True  # False: visible.json does not publish case 0's answer
 
 
 @dataclass
@@ -134,6 +138,7 @@ def load(name, checks_root):
             functions=tuple(spec.get("functions", ())), make_inputs=spec["inputs"],
             cases=spec.get("cases", 3), rtol=spec.get("rtol", 1e-6),
             atol=spec.get("atol", 1e-8), scorer=spec.get("scorer"),
+            public_answer=spec.get("public_answer", True),
         ))
     if test_points:
         raise GraderError(f"{folder.name}: test cells {sorted(test_points)} have no check "

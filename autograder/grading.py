@@ -16,6 +16,7 @@ from autograder.compare import compare_outputs
 from autograder.errors import GraderError, SubmissionError
 from autograder.notebooks import check_source_rules, code_to_run, read_notebook
 from autograder.sandbox import Limits, run_job
+from autograder.visible import finite_numbers
 
 # CPU-time limits for a submission: this many times the reference answer's own CPU time,
 # and never less than the set's floors (so a reference taking 0.01 s still leaves room).
@@ -107,6 +108,14 @@ def run_reference(assignment, inputs, sandboxed=True):
         detail = "; ".join(json.dumps(e) for e in problems[:3]) or result.output[-500:]
         raise GraderError(f"the reference answer of {assignment.name} fails "
                           f"({result.exit_status}; parts without output: {missing}): {detail}")
+    probes = assignment.load_probes()
+    for part in assignment.parts:
+        for (gid, case), got in result.outputs.items():
+            if gid == part.grade_id and part.scorer:
+                ok, message = getattr(probes, part.scorer)(got, inputs[(gid, case)])
+                if not ok:
+                    raise GraderError(f"the reference answer of {assignment.name} fails its "
+                                      f"own scorer on {gid} case {case}: {message}")
     cpu_cells = next((e["cpu_seconds"] for e in result.log if e.get("event") == "cells-done"), 0)
     cpu_parts = {e["grade_id"]: e["cpu_seconds"] for e in result.log
                  if e.get("event") == "part-done"}
@@ -120,7 +129,9 @@ def run_reference(assignment, inputs, sandboxed=True):
 
 
 def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
-    """(passed, message) for one part over its cases."""
+    """(passed, message) for one part over its cases. ``expected`` may lack a case whose
+    answer is not public (validate): then only finite numbers are asked for."""
+    passed_message = "passed"
     for n, case in enumerate(cases, start=1):
         key = (part.grade_id, case)
         got = outputs.get(key)
@@ -129,12 +140,16 @@ def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
                 "your code produced no result"
         if part.scorer:
             ok, message = getattr(probes, part.scorer)(got, inputs[key])
+            passed_message = f"passed ({message})" if ok else passed_message
+        elif expected.get(key) is None:
+            ok, message = finite_numbers(got)
+            passed_message = "computed; its value is checked only by the grader"
         else:
             ok, message = compare_outputs(got, expected[key], part.rtol, part.atol)
         if not ok:
             where = "the visible case" if case == "0" else f"hidden case {n} of {len(cases)}"
             return False, f"on {where}: {message}"
-    return True, "passed"
+    return True, passed_message
 
 
 def explain_missing(log, limits):

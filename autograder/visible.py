@@ -36,7 +36,9 @@ def build(assignment, inputs, outputs):
             "probe": p.probe, "points": p.points, "functions": list(p.functions),
             "rtol": p.rtol, "atol": p.atol, "scorer": p.scorer,
             "inputs": {k: array_to_json(v) for k, v in inputs[key].items()},
-            "expected": {k: array_to_json(v) for k, v in outputs[key].items()},
+            # A scorer judges by itself; a private answer must not be published.
+            "expected": ({k: array_to_json(v) for k, v in outputs[key].items()}
+                         if p.public_answer and not p.scorer else None),
         }
     return {"assignment": assignment.name, "notebook": assignment.notebook.name,
             "order": [p.grade_id for p in assignment.parts],
@@ -81,11 +83,27 @@ def check(grade_id, namespace, folder="."):
     inputs = {k: array_from_json(v) for k, v in part["inputs"].items()}
     outputs = getattr(probes, part["probe"])(NotebookNamespace(namespace), **inputs)
     got = {k: np.asarray(v) for k, v in outputs.items()}
-    if part["scorer"]:
-        ok, message = getattr(probes, part["scorer"])(got, inputs)
-    else:
-        expected = {k: array_from_json(v) for k, v in part["expected"].items()}
-        ok, message = compare_outputs(got, expected, part["rtol"], part["atol"])
+    ok, message = judge_visible(part, got, inputs, probes)
     if not ok:
         raise AssertionError(f"{grade_id}: {message}")
-    print(f"{grade_id}: passed ({part['points']:g} points)")
+    points = f"{part['points']:g} point{'' if part['points'] == 1 else 's'}"
+    print(f"{grade_id}: {message} ({points})")
+
+
+def judge_visible(part, got, inputs, probes):
+    """(passed, message) for a visible case, as the grader judges a hidden one."""
+    if part["scorer"]:
+        return getattr(probes, part["scorer"])(got, inputs)
+    if part["expected"] is None:
+        ok, message = finite_numbers(got)
+        return ok, (f"{message}; its value is checked only by the grader" if ok else message)
+    expected = {k: array_from_json(v) for k, v in part["expected"].items()}
+    ok, message = compare_outputs(got, expected, part["rtol"], part["atol"])
+    return ok, "passed" if ok else message
+
+
+def finite_numbers(got):
+    for name, value in got.items():
+        if value.dtype.kind not in "biuf" or not np.all(np.isfinite(value)):
+            return False, f"'{name}' is not a finite number"
+    return True, "computed"

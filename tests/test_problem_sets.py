@@ -56,7 +56,8 @@ def test_committed_release_is_in_sync_with_solutions(problem_set):
     assert a["order"] == b["order"]
     for gid in a["order"]:
         for kind in ("inputs", "expected"):
-            for key, arr in a["parts"][gid][kind].items():
+            assert (a["parts"][gid][kind] is None) == (b["parts"][gid][kind] is None)
+            for key, arr in (a["parts"][gid][kind] or {}).items():
                 np.testing.assert_allclose(arr["data"], b["parts"][gid][kind][key]["data"],
                                            rtol=1e-9, atol=1e-12, err_msg=f"{gid} {key}")
     assert not (committed / "checks.py").exists()

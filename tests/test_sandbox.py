@@ -1,6 +1,7 @@
 """The sandbox itself: what untrusted code can see, write and use."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +84,21 @@ def test_output_flood_is_capped_and_memory_bomb_is_contained(tmp_path):
     assert run.outputs[("r", "0")]["ok"] == np.float64(1.0)
     errors = [e["error"] for e in run.log if e["event"] == "cell-error"]
     assert any("CPU time" in e for e in errors) and any("MemoryError" in e for e in errors)
+
+
+def test_environment_and_only_the_allowed_library_files_reach_the_sandbox(tmp_path):
+    import importlib.util
+
+    probes = tmp_path / "probes.py"
+    probes.write_text(PROBES)
+    library = Path(importlib.util.find_spec("dlcourse").submodule_search_locations[0])
+    cell = ("import os, importlib.util\n"
+            "report = {'blas': os.environ.get('OPENBLAS_NUM_THREADS') == '1',\n"
+            "          'mpl': os.environ.get('MPLBACKEND') == 'Agg',\n"
+            "          'data': importlib.util.find_spec('dlcourse.data') is not None,\n"
+            "          'layers': importlib.util.find_spec('dlcourse.layers') is not None}")
+    run = run_job([cell], [{"grade_id": "r", "probe": "report", "cases": ["0"]}],
+                  {("r", "0"): {}}, probes, Limits(cells_seconds=10, part_seconds={"r": 5}),
+                  packages=[("dlcourse", library, ["__init__.py", "data.py"])])
+    report = {k: v.item() for k, v in run.outputs[("r", "0")].items()}
+    assert report == {"blas": True, "mpl": True, "data": True, "layers": False}

@@ -212,8 +212,10 @@ PARTS = [
     {"grade_id": "counting", "probe": "counting", "functions": ["fc_cost"],
      "inputs": counting_inputs, "rtol": 0.0, "atol": 0.5},
     # The weights alone are asked for; counting the 10^6 biases too (1e-6 more) passes.
+    # A single number: its visible case would give the answer away, so it is private.
     {"grade_id": "explosion-bytes", "probe": "explosion_bytes",
-     "inputs": lambda rng, case: {}, "cases": 1, "rtol": 1e-5, "atol": 0.0},
+     "inputs": lambda rng, case: {}, "cases": 1, "rtol": 1e-5, "atol": 0.0,
+     "public_answer": False},
     {"grade_id": "two-layer-loss", "probe": "two_layer_loss",
      "functions": ["two_layer_loss"], "inputs": two_layer_loss_inputs},
     # Judged by the test accuracy the grader computes from the returned weights.
