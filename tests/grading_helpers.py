@@ -1,6 +1,8 @@
 """Helpers shared by the grader tests: run the CLI, read CSVs, execute notebooks."""
 
 import csv
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -44,3 +46,27 @@ def visible_test_points(notebook_path, timeout=600):
         if is_test and not failed:
             total += meta.get("points", 0)
     return total
+
+
+def solution_and_check_lines():
+    """Lines of every problem set's solution cells and checks.py that the student's
+    release does not contain: what must never reach a reader or a student."""
+    found = []
+    for folder in sorted((ROOT / "solutions").glob("ps*")):
+        nb = json.loads(next(folder.glob("*.ipynb")).read_text())
+        release = ROOT / "exercises" / folder.name / f"{folder.name}.ipynb"
+        public = re.sub(r"\s+", " ", " ".join(
+            "".join(c["source"]) for c in json.loads(release.read_text())["cells"]))
+        for cell in nb["cells"]:
+            text = "".join(cell["source"])
+            # Code lines from 25 characters; prose (a derivation) from 50, so that a
+            # common phrase such as "the sum of the gradients" is not taken for a leak.
+            shortest = 25 if cell["cell_type"] == "code" else 50
+            for block in re.findall(r"### BEGIN SOLUTION(.*?)### END SOLUTION", text, re.S):
+                found += [(folder.name, re.sub(r"\s+", " ", ln.strip()))
+                          for ln in block.splitlines() if len(ln.strip()) >= shortest]
+        checks = (folder / "checks.py").read_text()
+        found += [(folder.name, ln.strip()) for ln in checks.splitlines()
+                  if ln.strip().startswith("def ")]
+        found = [(ps, ln) for ps, ln in found if ps != folder.name or ln not in public]
+    return found

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
+from grading_helpers import solution_and_check_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -78,24 +79,6 @@ def test_book_does_not_print_graded_library_code(pages, func):
     for path, text in pages.items():
         leaked = [line for line in lines if line in text]
         assert not leaked, f"{path.relative_to(HTML)} prints {func.__name__}: {leaked}"
-
-
-def solution_and_check_lines():
-    """Lines of every problem set's solution cells and checks.py."""
-    import json
-
-    found = []
-    for folder in sorted((ROOT / "solutions").glob("ps*")):
-        nb = json.loads(next(folder.glob("*.ipynb")).read_text())
-        for cell in nb["cells"]:
-            text = "".join(cell["source"])
-            for block in re.findall(r"### BEGIN SOLUTION(.*?)### END SOLUTION", text, re.S):
-                found += [(folder.name, re.sub(r"\s+", " ", ln.strip()))
-                          for ln in block.splitlines() if len(ln.strip()) >= 25]
-        checks = (folder / "checks.py").read_text()
-        found += [(folder.name, ln.strip()) for ln in checks.splitlines()
-                  if ln.strip().startswith("def ")]
-    return found
 
 
 def test_book_contains_no_solution_or_check_code(pages):

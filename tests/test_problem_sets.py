@@ -6,7 +6,13 @@ import shutil
 
 import numpy as np
 import pytest
-from grading_helpers import ROOT, read_csv, run_cli, visible_test_points
+from grading_helpers import (
+    ROOT,
+    read_csv,
+    run_cli,
+    solution_and_check_lines,
+    visible_test_points,
+)
 
 SETS = sorted(p.name for p in (ROOT / "solutions").glob("ps*") if (p / "checks.py").exists())
 
@@ -41,11 +47,11 @@ def problem_set(request, tmp_path_factory):
                      work / "results", "--quiet")
     assert graded.returncode == 0, graded.stderr
     rows = {r["student_id"]: r for r in read_csv(work / "results" / name / "grades.csv")}
-    return name, course, rows
+    return name, course, rows, work / "results" / name / "feedback"
 
 
 def test_committed_release_is_in_sync_with_solutions(problem_set):
-    name, course, _ = problem_set
+    name, course, _, _ = problem_set
     fresh, committed = course / "exercises" / name, ROOT / "exercises" / name
     assert sorted(p.name for p in committed.iterdir() if p.name != "__pycache__") == \
         sorted(p.name for p in fresh.iterdir()), "run `autograder release` and commit"
@@ -64,7 +70,7 @@ def test_committed_release_is_in_sync_with_solutions(problem_set):
 
 
 def test_solution_notebook_has_no_outputs(problem_set):
-    name, _, _ = problem_set
+    name, _, _, _ = problem_set
     nb = json.loads(notebook_of(ROOT / "solutions" / name).read_text())
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
@@ -72,7 +78,7 @@ def test_solution_notebook_has_no_outputs(problem_set):
 
 
 def test_solution_gets_every_auto_point_and_the_stub_none(problem_set):
-    _, _, rows = problem_set
+    _, _, rows, _ = problem_set
     sol, stub = rows["solution"], rows["stub"]
     max_auto = float(sol["max"]) - _manual_points(problem_set)
     assert float(sol["auto_total"]) == max_auto > 0, sol
@@ -90,12 +96,22 @@ def _manual_points(problem_set):
 
 @pytest.mark.parametrize("which", ["solution", "stub"])
 def test_grade_equals_what_the_notebook_tests_report(problem_set, tmp_path, which):
-    name, course, rows = problem_set
+    name, course, rows, _ = problem_set
     run_dir = tmp_path / name
     shutil.copytree(course / "exercises" / name, run_dir)
     src = ROOT / ("solutions" if which == "solution" else "exercises") / name
     shutil.copy(notebook_of(src), notebook_of(run_dir))
     assert visible_test_points(notebook_of(run_dir)) == float(rows[which]["auto_total"])
+
+
+def test_feedback_contains_no_solution_or_check_code(problem_set):
+    name, _, _, feedback = problem_set
+    lines = [ln for ps, ln in solution_and_check_lines() if ps == name]
+    assert lines
+    for page in ("solution.html", "stub.html"):
+        text = (feedback / page).read_text()
+        leaked = [ln for ln in lines if ln in text]
+        assert not leaked, f"{page} contains {leaked[:3]}"
 
 
 def test_sets_exist():
