@@ -39,7 +39,7 @@ def test_one_clear_line_per_problem_and_a_summary(graded):
     assert "Traceback" not in done.stdout + done.stderr
     lines = done.stdout.splitlines()
     for sid in ("blank", "syntax_error", "infinite_loop", "calls_exit", "killed_kernel",
-                "corrupt_json", "absent", "renamed", "imports_library"):
+                "corrupt_json", "empty_file", "absent", "renamed", "imports_library"):
         assert sum(line.startswith(f"{sid}:") for line in lines) == 1, sid
     assert any("timeout" in line and "relu-backward" in line for line in lines)
     assert any(line.startswith("grades    :") for line in lines)
