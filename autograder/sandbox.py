@@ -106,7 +106,10 @@ def _readonly_paths():
 def _bwrap_prefix(mode, scratch, tmp_limit, env=None):
     """The bwrap command line up to the program to run. ``--clearenv`` empties the
     environment inside the sandbox, so ``env`` is set there again with ``--setenv``."""
-    args = ["bwrap", "--ro-bind", "/usr", "/usr"]
+    # /tmp comes first: binds below may lie under /tmp (a checkout in /tmp/...), and a
+    # later tmpfs would hide them.
+    args = ["bwrap", "--size", str(tmp_limit), "--tmpfs", "/tmp",
+            "--ro-bind", "/usr", "/usr"]
     for link in ("lib", "lib64", "bin", "sbin"):
         if os.path.islink(f"/{link}"):
             args += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
@@ -125,8 +128,6 @@ def _bwrap_prefix(mode, scratch, tmp_limit, env=None):
     args += [
         "--bind", str(scratch), WORKDIR,
         "--proc", "/proc", "--dev", "/dev",
-        "--size", str(tmp_limit),
-        "--tmpfs", "/tmp",
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",

@@ -102,3 +102,15 @@ def test_environment_and_only_the_allowed_library_files_reach_the_sandbox(tmp_pa
                   packages=[("dlcourse", library, ["__init__.py", "data.py"])])
     report = {k: v.item() for k, v in run.outputs[("r", "0")].items()}
     assert report == {"blas": True, "mpl": True, "data": True, "layers": False}
+
+
+def test_a_python_environment_under_tmp_stays_visible(monkeypatch, tmp_path):
+    """A checkout in /tmp (as CI may use) must not be hidden by the sandbox's own /tmp."""
+    from autograder import sandbox
+
+    venv = Path("/tmp/some-checkout/.venv")
+    monkeypatch.setattr(sandbox, "_readonly_paths", lambda: [venv])
+    args = sandbox._bwrap_prefix("bwrap-root", tmp_path, 1024**2)
+    tmpfs_at = args.index("--tmpfs")
+    bind_at = args.index(str(venv))
+    assert args[tmpfs_at + 1] == "/tmp" and tmpfs_at < bind_at
