@@ -7,6 +7,10 @@ import numpy as np
 from dlcourse.layers import (
     affine_backward,
     affine_forward,
+    conv_backward_im2col,
+    conv_forward_im2col,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
     relu_backward,
     relu_forward,
     sigmoid_backward,
@@ -90,3 +94,47 @@ class MLP:
     def n_params(self):
         """Total number of weights and biases."""
         return sum(p.size for p in self.params.values())
+
+
+class SmallCNN:
+    """conv (3x3, pad 1) -> ReLU -> 2x2 max pool -> affine -> softmax. Chapter 3.
+
+    Inputs of shape (N, C, H, W) with even H and W. Parameters: W1 (F, C, 3, 3), b1 (F,),
+    W2 (F*H/2*W/2, classes), b2 (classes,).
+    """
+
+    def __init__(self, input_shape, rng, n_filters=16, n_classes=10, reg=0.0):
+        C, H, W = input_shape
+        self.reg = reg
+        self.params = {
+            "W1": rng.normal(0.0, np.sqrt(2.0 / (9 * C)), size=(n_filters, C, 3, 3)),
+            "b1": np.zeros(n_filters),
+            "W2": rng.normal(0.0, np.sqrt(2.0 / (n_filters * H * W // 4)),
+                             size=(n_filters * H * W // 4, n_classes)),
+            "b2": np.zeros(n_classes),
+        }
+
+    def scores(self, x):
+        """Class scores (N, classes) and the caches of the four layers."""
+        p = self.params
+        h, c1 = conv_forward_im2col(x, p["W1"], p["b1"], stride=1, pad=1)
+        h, c2 = relu_forward(h)
+        h, c3 = max_pool_forward_fast(h, pool_height=2, pool_width=2, stride=2)
+        s, c4 = affine_forward(h, p["W2"], p["b2"])
+        return s, (c1, c2, c3, c4)
+
+    def loss(self, x, y):
+        """Mean cross-entropy plus 0.5*reg*(|W1|^2 + |W2|^2), and all gradients."""
+        p = self.params
+        s, (c1, c2, c3, c4) = self.scores(x)
+        loss, ds = softmax_loss(s, y)
+        dh, dW2, db2 = affine_backward(ds, c4)
+        dh = max_pool_backward_fast(dh, c3)
+        dh = relu_backward(dh, c2)
+        _, dW1, db1 = conv_backward_im2col(dh, c1)
+        loss += 0.5 * self.reg * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+        return loss, {"W1": dW1 + self.reg * p["W1"], "b1": db1,
+                      "W2": dW2 + self.reg * p["W2"], "b2": db2}
+
+    def predict(self, x):
+        return self.scores(x)[0].argmax(axis=1)
