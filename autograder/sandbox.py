@@ -242,7 +242,8 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
         for name, source, files in packages:
             target = scratch / "lib" / name
             target.mkdir(parents=True, exist_ok=True)
-            for f in files:
+            for f in files:  # may name subpackages' files: "layers/__init__.py"
+                (target / f).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(Path(source) / f, target / f)
         job = {
             "cells": cells,

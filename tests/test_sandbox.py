@@ -114,3 +114,24 @@ def test_a_python_environment_under_tmp_stays_visible(monkeypatch, tmp_path):
     tmpfs_at = args.index("--tmpfs")
     bind_at = args.index(str(venv))
     assert args[tmpfs_at + 1] == "/tmp" and tmpfs_at < bind_at
+
+
+def test_a_set_can_offer_earlier_layers_without_its_own_answers(tmp_path):
+    import importlib.util
+
+    probes = tmp_path / "probes.py"
+    probes.write_text(PROBES)
+    library = Path(importlib.util.find_spec("dlcourse").submodule_search_locations[0])
+    cell = ("def can(name):\n"
+            "    try:\n"
+            "        exec(f'from dlcourse.layers import {name}', {})\n"
+            "        return True\n"
+            "    except ImportError:\n"
+            "        return False\n"
+            "report = {'fc': can('affine_forward'), 'pool': can('max_pool_forward_naive')}")
+    run = run_job([cell], [{"grade_id": "r", "probe": "report", "cases": ["0"]}],
+                  {("r", "0"): {}}, probes, Limits(cells_seconds=10, part_seconds={"r": 5}),
+                  packages=[("dlcourse", library,
+                             ["__init__.py", "layers/__init__.py", "layers/fc.py"])])
+    report = {k: v.item() for k, v in run.outputs[("r", "0")].items()}
+    assert report == {"fc": True, "pool": False}

@@ -1,63 +1,36 @@
-"""Layers as forward/backward pairs, grouped by chapter."""
+"""Layers as forward/backward pairs, grouped by chapter.
 
-from dlcourse.layers.activations import (
-    relu_backward,
-    relu_forward,
-    sigmoid,
-    sigmoid_backward,
-    sigmoid_forward,
-    tanh_backward,
-    tanh_forward,
-)
-from dlcourse.layers.conv import (
-    col2im,
-    conv_backward_im2col,
-    conv_backward_naive,
-    conv_forward_im2col,
-    conv_forward_naive,
-    conv_output_size,
-    im2col,
-    tf_output_size,
-)
-from dlcourse.layers.fc import affine_backward, affine_forward
-from dlcourse.layers.losses import softmax, softmax_loss
-from dlcourse.layers.pool import (
-    avg_pool_backward_naive,
-    avg_pool_forward_naive,
-    global_avg_pool_backward,
-    global_avg_pool_forward,
-    max_pool_backward_fast,
-    max_pool_backward_naive,
-    max_pool_forward_fast,
-    max_pool_forward_naive,
-)
+``from dlcourse.layers import affine_forward`` works for every layer, but each submodule
+is imported only when one of its names is first asked for (PEP 562). A problem set's
+sandbox can so offer the layers of earlier chapters (say ``fc.py`` and ``conv.py``) without
+the module that holds the set's own answers.
+"""
 
-__all__ = [
-    "avg_pool_backward_naive",
-    "avg_pool_forward_naive",
-    "col2im",
-    "conv_backward_im2col",
-    "conv_backward_naive",
-    "conv_forward_im2col",
-    "conv_forward_naive",
-    "conv_output_size",
-    "global_avg_pool_backward",
-    "global_avg_pool_forward",
-    "im2col",
-    "max_pool_backward_fast",
-    "max_pool_backward_naive",
-    "max_pool_forward_fast",
-    "max_pool_forward_naive",
-    "tf_output_size",
-    "affine_backward",
-    "affine_forward",
-    "relu_backward",
-    "relu_forward",
-    "sigmoid",
-    "sigmoid_backward",
-    "sigmoid_forward",
-    "softmax",
-    "softmax_loss",
-    "tanh_backward",
-    "tanh_forward",
-]
+import importlib
+
+_WHERE = {
+    "fc": ["affine_forward", "affine_backward"],
+    "activations": ["relu_forward", "relu_backward", "sigmoid", "sigmoid_forward",
+                    "sigmoid_backward", "tanh_forward", "tanh_backward"],
+    "losses": ["softmax", "softmax_loss"],
+    "conv": ["conv_output_size", "tf_output_size", "conv_forward_naive",
+             "conv_backward_naive", "im2col", "col2im", "conv_forward_im2col",
+             "conv_backward_im2col"],
+    "pool": ["max_pool_forward_naive", "max_pool_backward_naive", "avg_pool_forward_naive",
+             "avg_pool_backward_naive", "max_pool_forward_fast", "max_pool_backward_fast",
+             "global_avg_pool_forward", "global_avg_pool_backward"],
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'dlcourse.layers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dlcourse.layers.{_MODULE_OF[name]}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return __all__
