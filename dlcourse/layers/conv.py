@@ -77,24 +77,49 @@ def conv_backward_naive(dout, cache):
     return dxp[:, :, pad : pad + H, pad : pad + W], dw, db
 
 
+def _unfold(x, HH, WW, stride, pad):
+    """Every receptive field as a column, channel-major: shape (C*HH*WW, N*H_out*W_out).
+
+    Row (c, di, dj) holds, for every image n and output position p, the input pixel at
+    offset (di, dj) of p's window in channel c. This layout turns the whole layer into one
+    large matrix product. The only Python loop runs over the HH*WW offsets of a window:
+    each offset is one strided slice of the padded input.
+    """
+    N, C, H, W = x.shape
+    H_out, W_out = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
+    xp = np.pad(x.transpose(1, 0, 2, 3), ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # (C, N, .)
+    cols = np.empty((C, HH, WW, N, H_out, W_out))
+    for di in range(HH):
+        for dj in range(WW):
+            cols[:, di, dj] = xp[:, :, di : di + stride * H_out : stride,
+                                 dj : dj + stride * W_out : stride]
+    return cols.reshape(C * HH * WW, N * H_out * W_out)
+
+
+def _fold(cols, x_shape, HH, WW, stride, pad):
+    """Adjoint of :func:`_unfold`: add each column back onto its window (overlaps sum)."""
+    N, C, H, W = x_shape
+    H_out, W_out = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
+    cols = cols.reshape(C, HH, WW, N, H_out, W_out)
+    xp = np.zeros((C, N, H + 2 * pad, W + 2 * pad))
+    for di in range(HH):
+        for dj in range(WW):
+            xp[:, :, di : di + stride * H_out : stride,
+               dj : dj + stride * W_out : stride] += cols[:, di, dj]
+    return xp[:, :, pad : pad + H, pad : pad + W].transpose(1, 0, 2, 3)
+
+
 def im2col(x, HH, WW, stride=1, pad=0):
     """Unfold every receptive field into a column.
 
     Inputs: x (N, C, H, W); window HH x WW; stride; pad.
     Returns: cols of shape (N, C*HH*WW, H_out*W_out): cols[n, :, p] is the window that
     produces output position p (row-major), flattened in (c, di, dj) order, the order of
-    w[f].ravel(). The only Python loop runs over the HH*WW offsets inside a window: each
-    offset (di, dj) is one strided slice of the padded input.
+    w[f].ravel(). (A view of the channel-major layout the fast convolution uses.)
     """
-    N, C, H, W = x.shape
-    H_out, W_out = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
-    xp = _pad(x, pad)
-    cols = np.empty((N, C, HH, WW, H_out, W_out))
-    for di in range(HH):
-        for dj in range(WW):
-            cols[:, :, di, dj] = xp[:, :, di : di + stride * H_out : stride,
-                                    dj : dj + stride * W_out : stride]
-    return cols.reshape(N, C * HH * WW, H_out * W_out)
+    N = x.shape[0]
+    cols = _unfold(x, HH, WW, stride, pad)  # (K, N*P)
+    return cols.reshape(cols.shape[0], N, -1).transpose(1, 0, 2)
 
 
 def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
@@ -103,43 +128,39 @@ def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
     Inputs: cols (N, C*HH*WW, H_out*W_out); x_shape (N, C, H, W).
     Returns: array of x_shape.
     """
-    N, C, H, W = x_shape
-    H_out, W_out = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
-    cols = cols.reshape(N, C, HH, WW, H_out, W_out)
-    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
-    for di in range(HH):
-        for dj in range(WW):
-            xp[:, :, di : di + stride * H_out : stride,
-               dj : dj + stride * W_out : stride] += cols[:, :, di, dj]
-    return xp[:, :, pad : pad + H, pad : pad + W]
+    k = cols.shape[1]
+    return _fold(cols.transpose(1, 0, 2).reshape(k, -1), x_shape, HH, WW, stride, pad)
 
 
 def conv_forward_im2col(x, w, b, stride=1, pad=0):
-    """Convolution as one matrix product per batch: out = w_row @ cols + b.
+    """Convolution as one matrix product: out = w_row @ cols + b.
 
+    w_row (F, C*HH*WW) times the columns of every window of every image,
+    cols (C*HH*WW, N*H_out*W_out), gives all outputs at once.
     Inputs/outputs as :func:`conv_forward_naive`; cache (x_shape, cols, w, stride, pad).
     """
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     H_out, W_out = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
-    cols = im2col(x, HH, WW, stride, pad)  # (N, C*HH*WW, P) with P = H_out*W_out
-    out = np.matmul(w.reshape(F, -1), cols) + b[:, None]  # (F, K) @ (N, K, P) -> (N, F, P)
-    return out.reshape(N, F, H_out, W_out), (x.shape, cols, w, stride, pad)
+    cols = _unfold(x, HH, WW, stride, pad)  # (K, N*P)
+    prod = (w.reshape(F, -1) @ cols).reshape(F, N, H_out, W_out)  # (F, K) @ (K, N*P)
+    out = np.empty((N, F, H_out, W_out))
+    np.add(prod.transpose(1, 0, 2, 3), b[:, None, None], out=out)  # reorder + bias, one pass
+    return out, (x.shape, cols, w, stride, pad)
 
 
 def conv_backward_im2col(dout, cache):
     """Gradients of :func:`conv_forward_im2col` as matrix products.
 
-    dw = sum_n dout_n @ cols_n^T; dcols = w_row^T @ dout_n, folded back by col2im.
+    With d = dout as (F, N*P): dw = d @ cols^T, db = row sums of d, and
+    dcols = w_row^T @ d folded back onto the input windows (the adjoint of unfolding).
     Returns: dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
     x_shape, cols, w, stride, pad = cache
     F, _, HH, WW = w.shape
-    N = dout.shape[0]
-    d = dout.reshape(N, F, -1)  # (N, F, P)
-    db = d.sum(axis=(0, 2))
-    # sum over images of (F, P) @ (P, K): one product over all positions of all images
-    dw = np.einsum("nfp,nkp->fk", d, cols, optimize=True)
-    dcols = np.matmul(w.reshape(F, -1).T, d)  # (K, F) @ (N, F, P) -> (N, K, P)
-    dx = col2im(dcols, x_shape, HH, WW, stride, pad)
-    return dx, dw.reshape(w.shape), db
+    d = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*P)
+    db = d.sum(axis=1)
+    dw = (d @ cols.T).reshape(w.shape)  # (F, N*P) @ (N*P, K)
+    dcols = w.reshape(F, -1).T @ d  # (K, F) @ (F, N*P)
+    dx = np.ascontiguousarray(_fold(dcols, x_shape, HH, WW, stride, pad))
+    return dx, dw, db
