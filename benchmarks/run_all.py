@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_mlp", "bench_conv", "bench_grading", "bench_book_build"]
+BENCHMARKS = ["bench_mlp", "bench_cnn", "bench_conv", "bench_grading", "bench_book_build"]
 
 
 def main(names):
