@@ -17,8 +17,17 @@ NOTEBOOK = "ps02_convolution.ipynb"
 # Every module of the course library that holds a graded answer of this set or a later
 # one. dlcourse.layers itself stays (its fc, activations and losses are chapter 1's); it
 # imports its submodules lazily, and conv.py and pool.py are not in the sandbox.
+# The names dlcourse.layers re-exports from conv and pool are listed too, so that
+# `from dlcourse.layers import conv_forward_naive` is refused by `autograder validate` on a
+# student's machine (where conv.py exists) as it is by the grader.
+_REEXPORTED = ("conv_output_size", "tf_output_size", "conv_forward_naive",
+               "conv_backward_naive", "im2col", "col2im", "conv_forward_im2col",
+               "conv_backward_im2col", "max_pool_forward_naive", "max_pool_backward_naive",
+               "avg_pool_forward_naive", "avg_pool_backward_naive", "max_pool_forward_fast",
+               "max_pool_backward_fast", "global_avg_pool_forward", "global_avg_pool_backward")
 FORBIDDEN_MODULES = ("dlcourse.layers.conv", "dlcourse.layers.pool", "dlcourse.gradcheck",
-                     "dlcourse.costs", "dlcourse.models", "dlcourse.train", "dlcourse.optim")
+                     "dlcourse.costs", "dlcourse.models", "dlcourse.train", "dlcourse.optim",
+                     *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "layers/__init__.py",
                               "layers/fc.py", "layers/activations.py", "layers/losses.py"]}
 
