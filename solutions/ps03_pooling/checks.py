@@ -16,8 +16,15 @@ NOTEBOOK = "ps03_pooling.ipynb"
 # Every module of the course library that holds a graded answer; the sandbox does not
 # contain them at all. The convolution (chapter 2) and the fully connected, activation
 # and loss layers (chapter 1) are given building blocks.
+# dlcourse.layers re-exports the pooling functions by name, so they are listed too: the
+# local check (validate) then refuses `from dlcourse.layers import max_pool_forward_naive`
+# as the sandbox would (it has no pool.py).
+_REEXPORTED = ("max_pool_forward_naive", "max_pool_backward_naive", "avg_pool_forward_naive",
+               "avg_pool_backward_naive", "max_pool_forward_fast", "max_pool_backward_fast",
+               "global_avg_pool_forward", "global_avg_pool_backward")
 FORBIDDEN_MODULES = ("dlcourse.layers.pool", "dlcourse.models", "dlcourse.train",
-                     "dlcourse.optim", "dlcourse.gradcheck")
+                     "dlcourse.optim", "dlcourse.gradcheck",
+                     *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "layers/__init__.py",
                               "layers/fc.py", "layers/activations.py", "layers/losses.py",
                               "layers/conv.py"]}
