@@ -23,9 +23,10 @@ _REEXPORTED = ("max_pool_forward_naive", "max_pool_backward_naive", "avg_pool_fo
                "avg_pool_backward_naive", "max_pool_forward_fast", "max_pool_backward_fast",
                "global_avg_pool_forward", "global_avg_pool_backward")
 FORBIDDEN_MODULES = ("dlcourse.layers.pool", "dlcourse.models", "dlcourse.train",
-                     "dlcourse.optim", "dlcourse.gradcheck",
+                     "dlcourse.optim",
                      *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
-LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "layers/__init__.py",
+LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradcheck.py",
+                              "layers/__init__.py",
                               "layers/fc.py", "layers/activations.py", "layers/losses.py",
                               "layers/conv.py"]}
 
