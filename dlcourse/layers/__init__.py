@@ -19,6 +19,9 @@ _WHERE = {
     "pool": ["max_pool_forward_naive", "max_pool_backward_naive", "avg_pool_forward_naive",
              "avg_pool_backward_naive", "max_pool_forward_fast", "max_pool_backward_fast",
              "global_avg_pool_forward", "global_avg_pool_backward"],
+    "rnn": ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+            "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+            "clip_by_global_norm"],
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)

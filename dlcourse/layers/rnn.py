@@ -1,0 +1,304 @@
+"""Recurrent layers: the simple RNN, the LSTM, and gradient clipping. Derived in chapter 5.
+
+Sequences are batches of shape (N, T, D): N sequences of T steps, each step a D-vector.
+The hidden state has H units (H is never a height here). One cell, with the same weights,
+is applied at every step:
+
+* simple RNN:  h_t = tanh(x_t Wx + h_{t-1} Wh + b), Wx (D, H), Wh (H, H), b (H,);
+* LSTM:        a = x_t Wx + h_{t-1} Wh + b with Wx (D, 4H), Wh (H, 4H), b (4H,), split into
+  four blocks of H in the order i, f, o, g (input, forget, output gate, candidate);
+  c_t = f * c_{t-1} + i * g, h_t = o * tanh(c_t), with sigmoid gates and g = tanh(.).
+
+Each layer comes in two levels, CS231n-style: ``*_step_forward/backward`` for one step and
+``*_forward/backward`` over the whole sequence (back-propagation through time). Because the
+weights are shared by all steps, their gradients are sums over the steps.
+"""
+
+import numpy as np
+
+from dlcourse.layers.activations import sigmoid
+
+
+def _check(name, array, shape):
+    """Raise ValueError unless ``array.shape`` equals ``shape``."""
+    if np.shape(array) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {np.shape(array)}")
+
+
+def _check_weights(Wx, Wh, b, gates):
+    """Check Wx (D, gates*H), Wh (H, gates*H), b (gates*H,); return D, H."""
+    if np.ndim(Wx) != 2 or np.ndim(Wh) != 2:
+        raise ValueError(f"Wx and Wh must be matrices, got shapes {np.shape(Wx)}, "
+                         f"{np.shape(Wh)}")
+    D, H = Wx.shape[0], Wh.shape[0]
+    _check("Wx", Wx, (D, gates * H))
+    _check("Wh", Wh, (H, gates * H))
+    _check("b", b, (gates * H,))
+    return D, H
+
+
+# --------------------------------------------------------------------------------------
+# Simple (Elman) RNN
+# --------------------------------------------------------------------------------------
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    """One step of a simple RNN with tanh, chapter 5: next_h = tanh(x Wx + prev_h Wh + b).
+
+    Inputs:
+        x: inputs at this step, shape (N, D).
+        prev_h: hidden state of the previous step, shape (N, H).
+        Wx: input-to-hidden weights, shape (D, H).
+        Wh: hidden-to-hidden (recurrent) weights, shape (H, H).
+        b: bias, shape (H,).
+
+    Returns:
+        next_h: next hidden state, shape (N, H).
+        cache: what rnn_step_backward needs.
+    """
+    D, H = _check_weights(Wx, Wh, b, 1)
+    _check("x", x, (len(x), D))
+    _check("prev_h", prev_h, (len(x), H))
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)  # (N, H)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    """Backward pass of one RNN step, chapter 5.
+
+    Inputs:
+        dnext_h: upstream gradient dL/dnext_h, shape (N, H).
+        cache: from rnn_step_forward.
+
+    Returns:
+        dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
+    """
+    x, prev_h, Wx, Wh, next_h = cache
+    _check("dnext_h", dnext_h, next_h.shape)
+    da = dnext_h * (1.0 - next_h**2)  # (N, H) through tanh: 1 - tanh^2
+    dx = da @ Wx.T  # (N, D)
+    dprev_h = da @ Wh.T  # (N, H)
+    dWx = x.T @ da  # (D, H)
+    dWh = prev_h.T @ da  # (H, H)
+    db = da.sum(axis=0)  # (H,)
+    return dx, dprev_h, dWx, dWh, db
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    """A simple RNN over a whole sequence, chapter 5: the step applied T times.
+
+    Inputs:
+        x: input sequences, shape (N, T, D).
+        h0: initial hidden state, shape (N, H).
+        Wx (D, H), Wh (H, H), b (H,): as in rnn_step_forward, shared by all steps.
+
+    Returns:
+        h: hidden states of all steps, shape (N, T, H) (h[:, t] is h_{t+1}; h0 not included).
+        cache: the list of the T step caches.
+    """
+    D, H = _check_weights(Wx, Wh, b, 1)
+    if np.ndim(x) != 3:
+        raise ValueError(f"x must have shape (N, T, D), got {np.shape(x)}")
+    N, T, _ = x.shape
+    _check("x", x, (N, T, D))
+    _check("h0", h0, (N, H))
+    h = np.empty((N, T, H))
+    caches = []
+    prev_h = h0
+    for t in range(T):
+        prev_h, step_cache = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)
+        h[:, t] = prev_h
+        caches.append(step_cache)
+    return h, caches
+
+
+def rnn_backward(dh, cache):
+    """Back-propagation through time for rnn_forward, chapter 5.
+
+    Inputs:
+        dh: upstream gradients of all hidden states, shape (N, T, H); dh[:, t] is the
+            gradient that reaches h_{t+1} from outside the recurrence (e.g. from a loss at
+            that step), not counting the path through later steps.
+        cache: from rnn_forward.
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,); the weight gradients are
+        sums over the T steps.
+    """
+    caches = cache
+    if not caches:
+        raise ValueError("rnn_backward needs a sequence of at least one step")
+    x0, _, Wx, Wh, _ = caches[0]
+    N, D = x0.shape
+    H = Wh.shape[0]
+    T = len(caches)
+    _check("dh", dh, (N, T, H))
+    dx = np.empty((N, T, D))
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(H)
+    dprev = np.zeros((N, H))  # gradient arriving at h_t from step t + 1
+    for t in reversed(range(T)):
+        dx[:, t], dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dprev, caches[t])
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev, dWx, dWh, db
+
+
+# --------------------------------------------------------------------------------------
+# LSTM
+# --------------------------------------------------------------------------------------
+
+def _lstm_cell(a, prev_c):
+    """The LSTM's gates and state update from its pre-activations a (N, 4H), order i, f, o, g.
+
+    Returns next_h (N, H), next_c (N, H), and (i, f, o, g, prev_c, tanh(next_c)).
+    """
+    H = a.shape[1] // 4
+    i = sigmoid(a[:, :H])  # (N, H) input gate
+    f = sigmoid(a[:, H : 2 * H])  # (N, H) forget gate
+    o = sigmoid(a[:, 2 * H : 3 * H])  # (N, H) output gate
+    g = np.tanh(a[:, 3 * H :])  # (N, H) candidate
+    next_c = f * prev_c + i * g  # (N, H) additive state update
+    tanh_c = np.tanh(next_c)
+    next_h = o * tanh_c  # (N, H)
+    return next_h, next_c, (i, f, o, g, prev_c, tanh_c)
+
+
+def _lstm_cell_backward(dnext_h, dnext_c, gates):
+    """Backward of _lstm_cell: returns da (N, 4H) and dprev_c (N, H)."""
+    i, f, o, g, prev_c, tanh_c = gates
+    do = dnext_h * tanh_c
+    dc = dnext_c + dnext_h * o * (1.0 - tanh_c**2)  # both paths into c_t
+    di, df, dg = dc * g, dc * prev_c, dc * i
+    dprev_c = dc * f
+    da = np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f), do * o * (1.0 - o),
+                         dg * (1.0 - g**2)], axis=1)  # (N, 4H)
+    return da, dprev_c
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    """One LSTM step, chapter 5.
+
+    a = x Wx + prev_h Wh + b, split into blocks i, f, o, g of H columns each;
+    i, f, o = sigmoid(.), g = tanh(.); next_c = f * prev_c + i * g; next_h = o * tanh(next_c).
+
+    Inputs:
+        x: inputs, shape (N, D).
+        prev_h, prev_c: previous hidden and cell state, shape (N, H) each.
+        Wx: input weights, shape (D, 4H).
+        Wh: recurrent weights, shape (H, 4H).
+        b: bias, shape (4H,).
+
+    Returns:
+        next_h (N, H), next_c (N, H), cache for lstm_step_backward.
+    """
+    D, H = _check_weights(Wx, Wh, b, 4)
+    _check("x", x, (len(x), D))
+    _check("prev_h", prev_h, (len(x), H))
+    _check("prev_c", prev_c, (len(x), H))
+    a = x @ Wx + prev_h @ Wh + b  # (N, 4H)
+    next_h, next_c, gates = _lstm_cell(a, prev_c)
+    return next_h, next_c, (x, prev_h, Wx, Wh, gates)
+
+
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    """Backward pass of one LSTM step, chapter 5.
+
+    Inputs:
+        dnext_h, dnext_c: upstream gradients of next_h and next_c, shape (N, H) each.
+        cache: from lstm_step_forward.
+
+    Returns:
+        dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    """
+    x, prev_h, Wx, Wh, gates = cache
+    _check("dnext_h", dnext_h, prev_h.shape)
+    _check("dnext_c", dnext_c, prev_h.shape)
+    da, dprev_c = _lstm_cell_backward(dnext_h, dnext_c, gates)  # (N, 4H), (N, H)
+    return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+
+def lstm_forward(x, h0, Wx, Wh, b):
+    """An LSTM over a whole sequence, chapter 5; the cell state starts at zero.
+
+    The input products x_t Wx of all steps are one matrix multiply, (N*T, D) @ (D, 4H),
+    done before the loop; only h_{t-1} Wh must wait for the previous step.
+
+    Inputs:
+        x: input sequences, shape (N, T, D).
+        h0: initial hidden state, shape (N, H).
+        Wx (D, 4H), Wh (H, 4H), b (4H,): as in lstm_step_forward, shared by all steps.
+
+    Returns:
+        h: hidden states of all steps, shape (N, T, H).
+        cache: for lstm_backward.
+    """
+    D, H = _check_weights(Wx, Wh, b, 4)
+    if np.ndim(x) != 3:
+        raise ValueError(f"x must have shape (N, T, D), got {np.shape(x)}")
+    N, T, _ = x.shape
+    _check("x", x, (N, T, D))
+    _check("h0", h0, (N, H))
+    ax = (x.reshape(N * T, D) @ Wx).reshape(N, T, 4 * H) + b  # (N, T, 4H), all steps
+    h = np.empty((N, T, H))
+    c = np.zeros((N, H))
+    prev_h, gates = h0, []
+    for t in range(T):
+        a = ax[:, t] + prev_h @ Wh  # (N, 4H)
+        prev_h, c, step_gates = _lstm_cell(a, c)
+        h[:, t] = prev_h
+        gates.append(step_gates)
+    return h, (x, h0, h, Wx, Wh, gates)
+
+
+def lstm_backward(dh, cache):
+    """Back-propagation through time for lstm_forward, chapter 5.
+
+    Inputs:
+        dh: upstream gradients of all hidden states, shape (N, T, H) (as in rnn_backward).
+        cache: from lstm_forward.
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    """
+    x, h0, h, Wx, Wh, gates = cache
+    N, T, D = x.shape
+    H = h0.shape[1]
+    _check("dh", dh, (N, T, H))
+    da = np.empty((N, T, 4 * H))
+    dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
+    for t in reversed(range(T)):
+        da[:, t], dprev_c = _lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, gates[t])
+        dprev_h = da[:, t] @ Wh.T  # (N, H)
+    # The weights are shared by all steps: one product each sums their gradients over t.
+    da_flat = da.reshape(N * T, 4 * H)
+    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(N * T, H)
+    dx = (da_flat @ Wx.T).reshape(N, T, D)
+    dWx = x.reshape(N * T, D).T @ da_flat  # (D, 4H)
+    dWh = h_prev.T @ da_flat  # (H, 4H)
+    return dx, dprev_h, dWx, dWh, da_flat.sum(axis=0)
+
+
+# --------------------------------------------------------------------------------------
+# Gradient clipping
+# --------------------------------------------------------------------------------------
+
+def clip_by_global_norm(grads, max_norm):
+    """Rescale a set of gradients so that their joint L2 norm is at most max_norm, chapter 5.
+
+    The global norm is sqrt(sum over all arrays of sum of squares). Below max_norm the
+    gradients are returned unchanged; above it every array is multiplied by
+    max_norm / norm, so the direction of the whole update is kept.
+
+    Inputs:
+        grads: dict name -> gradient array (any shapes).
+        max_norm: threshold, > 0.
+
+    Returns:
+        clipped: a new dict with the same keys (the inputs are not modified).
+        norm: the global norm before clipping (float).
+    """
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    norm = float(np.sqrt(sum(np.sum(np.square(g)) for g in grads.values())))
+    scale = max_norm / norm if norm > max_norm else 1.0
+    return {name: g * scale for name, g in grads.items()}, norm
