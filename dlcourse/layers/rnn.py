@@ -16,8 +16,6 @@ weights are shared by all steps, their gradients are sums over the steps.
 
 import numpy as np
 
-from dlcourse.layers.activations import sigmoid
-
 
 def _check(name, array, shape):
     """Raise ValueError unless ``array.shape`` equals ``shape``."""
@@ -153,9 +151,9 @@ def _lstm_cell(a, prev_c):
     Returns next_h (N, H), next_c (N, H), and (i, f, o, g, prev_c, tanh(next_c)).
     """
     H = a.shape[1] // 4
-    i = sigmoid(a[:, :H])  # (N, H) input gate
-    f = sigmoid(a[:, H : 2 * H])  # (N, H) forget gate
-    o = sigmoid(a[:, 2 * H : 3 * H])  # (N, H) output gate
+    # sigmoid(z) = (1 + tanh(z / 2)) / 2 exactly: no overflow, and one call for all 3 gates.
+    gates = 0.5 * (1.0 + np.tanh(0.5 * a[:, : 3 * H]))  # (N, 3H)
+    i, f, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]  # (N, H) each
     g = np.tanh(a[:, 3 * H :])  # (N, H) candidate
     next_c = f * prev_c + i * g  # (N, H) additive state update
     tanh_c = np.tanh(next_c)
