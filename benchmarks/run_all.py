@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_mlp", "bench_cnn", "bench_conv", "bench_grading", "bench_book_build"]
+BENCHMARKS = ["bench_mlp", "bench_cnn", "bench_conv", "bench_lstm", "bench_grading",
+              "bench_book_build"]
 
 
 def main(names):
