@@ -35,6 +35,25 @@ def _check_weights(Wx, Wh, b, gates):
     return D, H
 
 
+def _check_step(x, states, Wx, Wh, b, gates):
+    """Check one step's x (N, D) and states {name: (N, H)} against the weights."""
+    D, H = _check_weights(Wx, Wh, b, gates)
+    _check("x", x, (len(x), D))
+    for name, state in states.items():
+        _check(name, state, (len(x), H))
+
+
+def _check_sequence(x, h0, Wx, Wh, b, gates):
+    """Check a sequence x (N, T, D) and h0 (N, H) against the weights; return N, T, D, H."""
+    D, H = _check_weights(Wx, Wh, b, gates)
+    if np.ndim(x) != 3:
+        raise ValueError(f"x must have shape (N, T, D), got {np.shape(x)}")
+    N, T, _ = x.shape
+    _check("x", x, (N, T, D))
+    _check("h0", h0, (N, H))
+    return N, T, D, H
+
+
 # --------------------------------------------------------------------------------------
 # Simple (Elman) RNN
 # --------------------------------------------------------------------------------------
@@ -53,9 +72,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
         next_h: next hidden state, shape (N, H).
         cache: what rnn_step_backward needs.
     """
-    D, H = _check_weights(Wx, Wh, b, 1)
-    _check("x", x, (len(x), D))
-    _check("prev_h", prev_h, (len(x), H))
+    _check_step(x, {"prev_h": prev_h}, Wx, Wh, b, gates=1)
     next_h = np.tanh(x @ Wx + prev_h @ Wh + b)  # (N, H)
     return next_h, (x, prev_h, Wx, Wh, next_h)
 
@@ -93,16 +110,11 @@ def rnn_forward(x, h0, Wx, Wh, b):
         h: hidden states of all steps, shape (N, T, H) (h[:, t] is h_{t+1}; h0 not included).
         cache: the list of the T step caches.
     """
-    D, H = _check_weights(Wx, Wh, b, 1)
-    if np.ndim(x) != 3:
-        raise ValueError(f"x must have shape (N, T, D), got {np.shape(x)}")
-    N, T, _ = x.shape
-    _check("x", x, (N, T, D))
-    _check("h0", h0, (N, H))
+    N, T, D, H = _check_sequence(x, h0, Wx, Wh, b, gates=1)
     h = np.empty((N, T, H))
     caches = []
     prev_h = h0
-    for t in range(T):
+    for t in range(x.shape[1]):
         prev_h, step_cache = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)
         h[:, t] = prev_h
         caches.append(step_cache)
@@ -133,7 +145,7 @@ def rnn_backward(dh, cache):
     dx = np.empty((N, T, D))
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(H)
     dprev = np.zeros((N, H))  # gradient arriving at h_t from step t + 1
-    for t in reversed(range(T)):
+    for t in range(T - 1, -1, -1):  # from the last step back to the first
         dx[:, t], dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dprev, caches[t])
         dWx += dWx_t
         dWh += dWh_t
@@ -189,10 +201,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     Returns:
         next_h (N, H), next_c (N, H), cache for lstm_step_backward.
     """
-    D, H = _check_weights(Wx, Wh, b, 4)
-    _check("x", x, (len(x), D))
-    _check("prev_h", prev_h, (len(x), H))
-    _check("prev_c", prev_c, (len(x), H))
+    _check_step(x, {"prev_h": prev_h, "prev_c": prev_c}, Wx, Wh, b, gates=4)
     a = x @ Wx + prev_h @ Wh + b  # (N, 4H)
     next_h, next_c, gates = _lstm_cell(a, prev_c)
     return next_h, next_c, (x, prev_h, Wx, Wh, gates)
@@ -230,22 +239,16 @@ def lstm_forward(x, h0, Wx, Wh, b):
         h: hidden states of all steps, shape (N, T, H).
         cache: for lstm_backward.
     """
-    D, H = _check_weights(Wx, Wh, b, 4)
-    if np.ndim(x) != 3:
-        raise ValueError(f"x must have shape (N, T, D), got {np.shape(x)}")
-    N, T, _ = x.shape
-    _check("x", x, (N, T, D))
-    _check("h0", h0, (N, H))
+    N, T, D, H = _check_sequence(x, h0, Wx, Wh, b, gates=4)
     ax = (x.reshape(N * T, D) @ Wx).reshape(N, T, 4 * H) + b  # (N, T, 4H), all steps
-    h = np.empty((N, T, H))
-    c = np.zeros((N, H))
-    prev_h, gates = h0, []
+    hs = np.empty((N, T, H))  # all hidden states
+    c = np.zeros((N, H))  # cell state
+    gates = []
     for t in range(T):
-        a = ax[:, t] + prev_h @ Wh  # (N, 4H)
-        prev_h, c, step_gates = _lstm_cell(a, c)
-        h[:, t] = prev_h
+        a = ax[:, t] + (hs[:, t - 1] if t else h0) @ Wh  # (N, 4H)
+        hs[:, t], c, step_gates = _lstm_cell(a, c)
         gates.append(step_gates)
-    return h, (x, h0, h, Wx, Wh, gates)
+    return hs, (x, h0, hs, Wx, Wh, gates)
 
 
 def lstm_backward(dh, cache):
@@ -258,10 +261,10 @@ def lstm_backward(dh, cache):
     Returns:
         dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
-    x, h0, h, Wx, Wh, gates = cache
+    x, h0, hs, Wx, Wh, gates = cache
+    _check("dh", dh, hs.shape)
     N, T, D = x.shape
     H = h0.shape[1]
-    _check("dh", dh, (N, T, H))
     da = np.empty((N, T, 4 * H))
     dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
     for t in reversed(range(T)):
@@ -269,7 +272,7 @@ def lstm_backward(dh, cache):
         dprev_h = da[:, t] @ Wh.T  # (N, H)
     # The weights are shared by all steps: one product each sums their gradients over t.
     da_flat = da.reshape(N * T, 4 * H)
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(N * T, H)
+    h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1).reshape(N * T, H)
     dx = (da_flat @ Wx.T).reshape(N, T, D)
     dWx = x.reshape(N * T, D).T @ da_flat  # (D, 4H)
     dWh = h_prev.T @ da_flat  # (H, 4H)
