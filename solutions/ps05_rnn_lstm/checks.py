@@ -1,0 +1,170 @@
+"""Trusted checks of problem set 5 (instructor side, never released).
+
+Input generators ``inputs(rng, case)``: case 0 is the small visible case (its inputs and
+the reference outputs are published in visible.json); cases 1..n are secret. N, T, D and
+H are all different (and H != 3H for the GRU blocks' sake), so a transposed weight or a
+swapped axis fails on shapes; N > 1 and T > 1. Weights are scaled so that the tanh and
+the gates work away from saturation (every gradient is far from zero), and the upstream
+gradients are nonzero at every step, so a BPTT that forgets the gradient arriving from
+the future, or the one arriving through the outputs, fails. The GRU cases take prev_h in
+(-0.9, 0.9) and gate biases of both signs, so that r, z and 1 - z all matter. The
+clipping cases have global norms above and below the threshold. The parameter counts are
+exact and include the sources' LSTM of 150 units on 100 inputs (150,600 parameters). The
+vanishing-gradient cases use W_h = rho * (random orthogonal) with rho between 0.5 and
+1.2, so the norms shrink or grow over 8 to 15 steps but stay far above the tolerance.
+"""
+
+import numpy as np
+
+NOTEBOOK = "ps05_rnn_lstm.ipynb"
+# Every module of the course library that holds a graded answer; the sandbox does not
+# contain them at all. Chapter 1's layers (sigmoid, tanh, fc, losses) are given.
+# dlcourse.layers re-exports the recurrent functions by name, so they are listed too:
+# the local check (validate) then refuses `from dlcourse.layers import rnn_forward` as the
+# sandbox would (it has no rnn.py). dlcourse.costs may count recurrent parameters.
+_REEXPORTED = ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+               "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+               "gru_step_forward", "gru_step_backward", "clip_by_global_norm")
+FORBIDDEN_MODULES = ("dlcourse.layers.rnn", "dlcourse.costs", "dlcourse.models",
+                     "dlcourse.train", "dlcourse.optim",
+                     *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
+LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradcheck.py",
+                              "layers/__init__.py",
+                              "layers/fc.py", "layers/activations.py", "layers/losses.py"]}
+
+
+def _different(rng, k, low, high):
+    """k different integers in [low, high)."""
+    return [int(v) for v in rng.choice(np.arange(low, high), size=k, replace=False)]
+
+
+def _step_sizes(rng, case):
+    """(N, D, H): case 0 is (3, 4, 5)."""
+    return (3, 4, 5) if case == 0 else tuple(_different(rng, 3, 2, 9))
+
+
+def _rnn_weights(rng, d, h):
+    return {"Wx": rng.normal(scale=1.0 / np.sqrt(d), size=(d, h)),
+            "Wh": rng.normal(scale=0.8 / np.sqrt(h), size=(h, h)),
+            "b": rng.normal(scale=0.5, size=h)}
+
+
+def rnn_step_inputs(rng, case):
+    n, d, h = _step_sizes(rng, case)
+    return {"x": rng.normal(size=(n, d)), "prev_h": rng.uniform(-0.9, 0.9, size=(n, h)),
+            **_rnn_weights(rng, d, h)}
+
+
+def rnn_step_backward_inputs(rng, case):
+    arrays = rnn_step_inputs(rng, case)
+    arrays["dnext_h"] = rng.normal(size=arrays["prev_h"].shape)
+    return arrays
+
+
+def _sequence_sizes(rng, case):
+    """(N, T, D, H): case 0 is (2, 4, 3, 5)."""
+    if case == 0:
+        return 2, 4, 3, 5
+    n, d, h = _different(rng, 3, 2, 8)
+    t = int(rng.choice([v for v in range(3, 10) if v not in (n, d, h)]))
+    return n, t, d, h
+
+
+def rnn_sequence_inputs(rng, case):
+    n, t, d, h = _sequence_sizes(rng, case)
+    return {"x": rng.normal(size=(n, t, d)), "h0": rng.uniform(-0.9, 0.9, size=(n, h)),
+            **_rnn_weights(rng, d, h)}
+
+
+def rnn_backward_inputs(rng, case):
+    arrays = rnn_sequence_inputs(rng, case)
+    n, t, _ = arrays["x"].shape
+    arrays["dh"] = rng.normal(size=(n, t, arrays["h0"].shape[1]))
+    return arrays
+
+
+def grad_clip_inputs(rng, case):
+    """Three arrays; the threshold is a factor 0.3 (clipped) or 2 (left alone) times their
+    global norm, in turn (case 0 clips)."""
+    if case == 0:
+        shapes = ((3, 4), (4, 4), (4,))
+    else:
+        a, c = _different(rng, 2, 2, 7)
+        shapes = ((a, c), (c, c), (c,))
+    arrays = {k: rng.normal(scale=s, size=shape)
+              for k, s, shape in zip(("W", "U", "b"), (1.0, 3.0, 0.5), shapes, strict=True)}
+    norm = np.sqrt(sum(np.sum(v * v) for v in arrays.values()))
+    factor = 2.0 if case == 2 else float(rng.uniform(0.1, 0.5)) if case else 0.3
+    return {**arrays, "max_norm": np.float64(factor * norm)}
+
+
+def _gru_weights(rng, d, h):
+    b = rng.normal(scale=0.5, size=3 * h)
+    b[:2 * h] += rng.choice([-1.0, 1.0], size=2 * h)  # gates leaning open or closed
+    return {"Wx": rng.normal(scale=1.0 / np.sqrt(d), size=(d, 3 * h)),
+            "Wh": rng.normal(scale=0.8 / np.sqrt(h), size=(h, 3 * h)), "b": b}
+
+
+def gru_inputs(rng, case):
+    n, d, h = _step_sizes(rng, case)
+    return {"x": rng.normal(size=(n, d)), "prev_h": rng.uniform(-0.9, 0.9, size=(n, h)),
+            **_gru_weights(rng, d, h)}
+
+
+def gru_backward_inputs(rng, case):
+    arrays = gru_inputs(rng, case)
+    arrays["dnext_h"] = rng.normal(size=arrays["prev_h"].shape)
+    return arrays
+
+
+def param_count_inputs(rng, case):
+    """Pairs (n_x, n_h) with n_x != n_h (a swap shows); case 1 holds the sources' LSTM."""
+    if case == 0:
+        n_x, n_h = [3, 10, 1], [4, 7, 1]
+    else:
+        n_x = [int(v) for v in rng.integers(1, 600, size=4)]
+        n_h = [int(v) for v in rng.integers(1, 600, size=4)]
+        n_h = [c if c != a else c + 1 for a, c in zip(n_x, n_h, strict=True)]
+        if case == 1:
+            n_x[0], n_h[0] = 100, 150  # 150,600 for the LSTM
+    return {"n_x": np.array(n_x, dtype=np.int64), "n_h": np.array(n_h, dtype=np.int64)}
+
+
+RHO = [0.6, 0.9, 1.15, 0.5]  # spectral scale of W_h in the secret cases, in turn
+
+
+def vanishing_inputs(rng, case):
+    if case == 0:
+        n, t, d, h, rho = 2, 6, 3, 4, 0.8
+    else:
+        n, d, h = _different(rng, 3, 2, 8)
+        t, rho = int(rng.integers(8, 16)), RHO[(case - 1) % len(RHO)]
+    q, _ = np.linalg.qr(rng.normal(size=(h, h)))  # random orthogonal (h, h)
+    return {"x": rng.normal(scale=0.5, size=(n, t, d)),
+            "h0": rng.uniform(-0.5, 0.5, size=(n, h)),
+            "Wx": rng.normal(scale=0.5 / np.sqrt(d), size=(d, h)), "Wh": rho * q,
+            "b": rng.normal(scale=0.2, size=h), "dh_last": rng.normal(size=(n, h))}
+
+
+PARTS = [
+    {"grade_id": "rnn-step-forward", "probe": "rnn_step_forward",
+     "functions": ["rnn_step_forward"], "inputs": rnn_step_inputs},
+    {"grade_id": "rnn-step-backward", "probe": "rnn_step_backward",
+     "functions": ["rnn_step_forward", "rnn_step_backward"],
+     "inputs": rnn_step_backward_inputs},
+    {"grade_id": "rnn-forward", "probe": "rnn_forward", "functions": ["rnn_forward"],
+     "inputs": rnn_sequence_inputs},
+    {"grade_id": "rnn-backward", "probe": "rnn_backward",
+     "functions": ["rnn_forward", "rnn_backward"], "inputs": rnn_backward_inputs},
+    {"grade_id": "grad-clip", "probe": "grad_clip", "functions": ["clip_by_global_norm"],
+     "inputs": grad_clip_inputs},
+    {"grade_id": "gru-step-forward", "probe": "gru_step_forward",
+     "functions": ["gru_step_forward"], "inputs": gru_inputs},
+    {"grade_id": "gru-step-backward", "probe": "gru_step_backward",
+     "functions": ["gru_step_forward", "gru_step_backward"], "inputs": gru_backward_inputs},
+    {"grade_id": "param-count", "probe": "param_count",
+     "functions": ["rnn_param_count", "lstm_param_count", "gru_param_count"],
+     "inputs": param_count_inputs, "rtol": 0.0, "atol": 0.0},
+    {"grade_id": "vanishing-gradient", "probe": "vanishing_gradient",
+     "functions": ["gradient_norms_through_time"], "inputs": vanishing_inputs, "cases": 4},
+]
