@@ -1,7 +1,19 @@
-"""``autograder grade``: a whole class, one submission after another."""
+"""``autograder grade``: a whole class, in parallel, resumable.
+
+Workers (threads: the work itself happens in sandboxed processes) grade submissions and
+return results as data; only the main thread writes, one student at a time: the
+gradebook row, the saved result (``results/<student>.json``, the mark that the student is
+done) and the feedback page. nbgrader's SQLite gradebook so never sees two writers, and an
+interrupted batch loses no student whose result was written. ``grades.csv`` is written
+once, at the end, whole.
+"""
 
 import json
+import os
 import secrets
+import signal
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,11 +21,29 @@ from tqdm import tqdm
 
 from autograder import assignment as assignments
 from autograder import feedback
-from autograder.errors import SubmissionError
+from autograder.errors import GraderError, SubmissionError
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
-from autograder.grading import case_inputs, grade_notebook, missing_result, run_reference
+from autograder.grading import (
+    case_inputs,
+    grade_notebook,
+    library_packages,
+    missing_result,
+    run_reference,
+)
 from autograder.notebooks import match_renamed
+from autograder.results import (
+    ResultStore,
+    checks_fingerprint,
+    file_digest,
+    load_reference,
+    save_reference,
+)
+from autograder.sandbox import kill_all_running
 from autograder.submissions import discover, read_roster
+
+
+class BatchInterruptedError(GraderError):
+    """Ctrl-C or SIGTERM: what finished is saved; the rest is graded by the next run."""
 
 
 @dataclass
@@ -22,8 +52,11 @@ class BatchOutcome:
     out_dir: Path
     csv_path: Path
     db_url: str
-    results: list  # [SubmissionResult]
+    results: list  # [SubmissionResult], in roster order
     sandbox: str
+    graded: int  # graded in this run
+    reused: int  # saved results reused (same submission, same checks)
+    workers: int
 
 
 def secret_seed(path):
@@ -47,8 +80,69 @@ def pick_notebook(submission, assignment):
                   f"it was matched to the assignment by its cells")
 
 
+def default_workers():
+    """One worker per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        os.cpu_count() or 1
+
+
+@dataclass
+class _Job:
+    student_id: str
+    path: Path
+    note: str | None
+    digest: str
+
+
+def _plan(ids, submissions, a, store, force):
+    """Split the class into results known now (missing, no notebook, saved and unchanged)
+    and jobs to grade. Returns (known {student: result}, jobs, number of saved results
+    reused)."""
+    known, jobs, reused = {}, [], 0
+    for sid in ids:
+        submission = submissions.get(sid)
+        if submission is None:
+            known[sid] = missing_result(sid, a)
+            continue
+        try:
+            path, note = pick_notebook(submission, a)
+            digest = file_digest(path)
+        except SubmissionError as exc:
+            result = missing_result(sid, a)
+            result.status, result.notes = exc.status, [exc.message]
+            for part in result.parts:
+                part.message = exc.message
+            known[sid] = result
+            continue
+        except OSError as exc:
+            digest, path, note = f"unreadable: {exc}", submission.candidates[0], None
+        saved = None if force else store.load(sid, digest)
+        if saved is not None:
+            known[sid] = saved
+            reused += 1
+        else:
+            jobs.append(_Job(sid, path, note, digest))
+    return known, jobs, reused
+
+
+class _Slots:
+    """Worker slot numbers (each slot's sandbox runs as its own uid)."""
+
+    def __init__(self, n):
+        self._free = list(range(n))
+        self._lock = threading.Lock()
+
+    def take(self):
+        with self._lock:
+            return self._free.pop()
+
+    def give(self, slot):
+        with self._lock:
+            self._free.append(slot)
+
+
 def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_url=None,
-                sandboxed=True, echo=print, progress=True):
+                sandboxed=True, echo=print, progress=True, workers=None, force=False):
     a = assignments.load(name, checks_root)
     out_dir = Path(course_dir).resolve() / a.name
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
@@ -61,50 +155,126 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
         for sid in extra:
             echo(f"note: {sid} submitted but is not on the roster; graded anyway")
         ids = listed + extra
+    workers = max(1, workers or default_workers())
 
-    inputs = case_inputs(a, secret_seed(out_dir / "secret-seed"))
-    echo(f"Running the reference answer of {a.name} ...")
-    reference = run_reference(a, inputs, sandboxed=sandboxed)
-    results, rows = [], []
+    seed = secret_seed(out_dir / "secret-seed")
+    inputs = case_inputs(a, seed)
+    fingerprint = checks_fingerprint(a, seed, library_packages(a))
+    store = ResultStore(out_dir / "results", fingerprint)
+    known, jobs, reused = _plan(ids, submissions, a, store, force)
+
+    reference = None
+    if jobs:
+        reference = None if force else load_reference(out_dir / "reference", fingerprint)
+        if reference is None:
+            echo(f"Running the reference answer of {a.name} ...")
+            reference = run_reference(a, inputs, sandboxed=sandboxed)
+            save_reference(out_dir / "reference", fingerprint, reference)
+        echo(f"Grading {len(jobs)} submission(s) with {min(workers, len(jobs))} worker(s); "
+             f"{len(ids) - len(jobs)} already graded or without a notebook")
+
+    results = dict(known)
     sandbox = ""
     with CourseGradebook(db_url, a) as gradebook:
-        for sid in tqdm(ids, desc=f"grading {a.name}", unit="student", disable=not progress):
-            result = _grade_one(sid, submissions.get(sid), a, reference, inputs, sandboxed)
-            sandbox = sandbox or result.sandbox
+        def commit(result, digest=None):
+            """The one writer: gradebook, saved result, feedback page, problem line."""
             if result.status != "missing":
                 gradebook.record(result)
-            manual = gradebook.manual_scores(sid) if result.status != "missing" else {}
-            page = feedback.render(result, a, manual)
-            feedback.write(out_dir / "feedback" / f"{sid}.html", page)
-            rows.append(csv_row(result, a, manual))
-            results.append(result)
+            if digest is not None:
+                store.save(result, digest)
+            manual = gradebook.manual_scores(result.student_id) \
+                if result.status != "missing" else {}
+            feedback.write(out_dir / "feedback" / f"{result.student_id}.html",
+                           feedback.render(result, a, manual))
             if result.status != "ok" or result.notes:
                 first = result.notes[0] if result.notes else ""
-                tqdm.write(f"{sid}: {result.status} ({result.auto_total:g}/{a.auto_points:g}) "
-                           f"{first}")
+                tqdm.write(f"{result.student_id}: {result.status} "
+                           f"({result.auto_total:g}/{a.auto_points:g}) {first}")
+            return manual
+
+        for sid in ids:
+            if sid in known:
+                commit(known[sid])
+        sandbox = _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit,
+                            results, progress) if jobs else \
+            next((r.sandbox for r in results.values() if r.sandbox), "")
+
+        rows = []
+        for sid in ids:
+            manual = gradebook.manual_scores(sid) if results[sid].status != "missing" else {}
+            rows.append(csv_row(results[sid], a, manual))
     csv_path = out_dir / "grades.csv"
     write_csv_atomically(csv_path, csv_columns(a), rows)
-    feedback.write(out_dir / "reference.json", json.dumps({
-        "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,
-        "limits": {"cells_seconds": reference.limits.cells_seconds,
-                   "part_seconds": reference.limits.part_seconds},
-        "wall_seconds": {r.student_id: round(r.wall_seconds, 3) for r in results},
-    }, indent=1))
-    return BatchOutcome(a.name, out_dir, csv_path, db_url, results, sandbox)
+    ordered = [results[sid] for sid in ids]
+    if reference is not None:
+        feedback.write(out_dir / "reference.json", json.dumps({
+            "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,
+            "limits": {"cells_seconds": reference.limits.cells_seconds,
+                       "part_seconds": reference.limits.part_seconds},
+            "wall_seconds": {r.student_id: round(r.wall_seconds, 3) for r in ordered},
+        }, indent=1))
+    return BatchOutcome(a.name, out_dir, csv_path, db_url, ordered, sandbox,
+                        graded=len(jobs), reused=reused, workers=min(workers, len(jobs) or 1))
 
 
-def _grade_one(sid, submission, a, reference, inputs, sandboxed):
-    if submission is None:
-        return missing_result(sid, a)
-    try:
-        path, note = pick_notebook(submission, a)
-    except SubmissionError as exc:
-        result = missing_result(sid, a)
-        result.status, result.notes = exc.status, [exc.message]
-        for part in result.parts:
-            part.message = exc.message
+def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, progress):
+    """Grade ``jobs`` on ``workers`` threads; commit each result in this thread as it
+    arrives. On Ctrl-C or SIGTERM: stop starting jobs, kill the running sandboxes, commit
+    nothing more, and raise BatchInterruptedError."""
+    slots = _Slots(workers)
+    stopping = threading.Event()
+
+    def work(job):
+        if stopping.is_set():
+            return None
+        slot = slots.take()
+        try:
+            result = grade_notebook(job.student_id, job.path, a, reference, inputs,
+                                    sandboxed=sandboxed, slot=slot)
+        finally:
+            slots.give(slot)
+        if job.note:
+            result.notes.insert(0, job.note)
         return result
-    result = grade_notebook(sid, path, a, reference, inputs, sandboxed=sandboxed)
-    if note:
-        result.notes.insert(0, note)
-    return result
+
+    previous = _raise_on_sigterm()
+    sandbox, done = "", 0
+    bar = tqdm(total=len(jobs), desc=f"grading {a.name}", unit="student",
+               disable=not progress)
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(jobs)),
+                              thread_name_prefix="grader")
+    try:
+        pending = {pool.submit(work, job): job for job in jobs}
+        while pending:
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = pending.pop(future)
+                result = future.result()
+                sandbox = sandbox or result.sandbox
+                results[job.student_id] = result
+                commit(result, job.digest)
+                done += 1
+                bar.update()
+    except KeyboardInterrupt:
+        stopping.set()
+        kill_all_running()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise BatchInterruptedError(
+            f"interrupted: {done} of {len(jobs)} submissions graded in this run are saved; "
+            "run the same command again to grade the rest") from None
+    finally:
+        bar.close()
+        pool.shutdown(wait=True, cancel_futures=True)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+    return sandbox
+
+
+def _raise_on_sigterm():
+    """Treat SIGTERM (``kill``) like Ctrl-C, so both end the batch cleanly."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return signal.getsignal(signal.SIGTERM)  # only the main thread may set handlers
+    return signal.signal(signal.SIGTERM, handler)

@@ -43,8 +43,11 @@ def cmd_grade(args):
     root = Path(args.course_root) if args.course_root else find_course_root()
     checks = Path(args.checks) if args.checks else root / "solutions"
     course_dir = Path(args.course_dir) if args.course_dir else root / "course"
+    if args.workers is not None and args.workers < 1:
+        raise GraderError("--workers must be at least 1")
     outcome = grade_batch(args.assignment, args.submissions, course_dir, checks,
-                          roster=args.roster, db_url=args.db, progress=not args.quiet)
+                          roster=args.roster, db_url=args.db, progress=not args.quiet,
+                          workers=args.workers, force=args.force)
     if outcome.sandbox.startswith("NONE"):
         print("WARNING: no sandbox (bubblewrap) was available: submissions ran unconfined. "
               "Install Debian's bubblewrap before grading for credit.", file=sys.stderr)
@@ -52,7 +55,9 @@ def cmd_grade(args):
     for r in outcome.results:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"graded {len(outcome.results)} students of {outcome.assignment} ({summary})")
+    print(f"graded {len(outcome.results)} students of {outcome.assignment} ({summary}); "
+          f"{outcome.graded} run now on {outcome.workers} worker(s), {outcome.reused} "
+          f"unchanged since the last run (--force regrades them)")
     print(f"sandbox   : {outcome.sandbox}")
     print(f"grades    : {outcome.csv_path}")
     print(f"feedback  : {outcome.out_dir / 'feedback'}")
@@ -95,6 +100,10 @@ def build_parser():
                                     "solutions/; point it at your private copy)")
     p.add_argument("--db", help="gradebook SQLAlchemy URL (default: SQLite in course dir)")
     p.add_argument("--course-root", help="the course repository (default: found upwards)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="submissions graded at once (default: one per core)")
+    p.add_argument("--force", action="store_true",
+                   help="regrade everyone, even submissions unchanged since the last run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_grade)
     return parser
@@ -107,8 +116,13 @@ def main(argv=None):
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     args = build_parser().parse_args(argv)
+    from autograder.batch import BatchInterruptedError
+
     try:
         return args.run(args)
+    except BatchInterruptedError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 130
     except GraderError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2

@@ -12,3 +12,12 @@ class SubmissionError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def printable(text, limit=300):
+    """One line of plain text from a string a submission controls: control characters
+    (terminal escape sequences, carriage returns, newlines) become spaces, and the length
+    is capped, so a message can neither redraw the instructor's terminal nor flood it."""
+    text = "".join(c if c.isprintable() else " " for c in str(text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

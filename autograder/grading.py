@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.compare import compare_outputs
-from autograder.errors import GraderError, SubmissionError
+from autograder.errors import GraderError, SubmissionError, printable
 from autograder.notebooks import check_source_rules, code_to_run, read_notebook
 from autograder.sandbox import Limits, run_job
 from autograder.visible import finite_numbers
@@ -169,7 +169,7 @@ def explain_missing(log, limits):
 
 
 def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=True,
-                   expected=None):
+                   expected=None, slot=0):
     """Grade one notebook file. Never raises for a bad submission: it scores what it earns.
 
     ``expected`` defaults to the reference outputs; ``validate`` passes the visible ones.
@@ -184,7 +184,8 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     rule_problems = check_source_rules(
         cells, [f for p in assignment.parts for f in p.functions], assignment.forbidden_modules)
     run = run_job(cells, part_specs(assignment, inputs), inputs, assignment.probes_file,
-                  reference.limits, library_packages(assignment), sandboxed=sandboxed)
+                  reference.limits, library_packages(assignment), sandboxed=sandboxed,
+                  slot=slot)
     result.sandbox, result.cpu_seconds, result.wall_seconds = (
         run.sandbox, run.cpu_seconds, run.wall_seconds)
     result.status, notes = _run_status(run, len(cells), reference.limits)
@@ -200,7 +201,8 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
             ok, message = judge_part(part, cases, run.outputs, expected, inputs, probes,
                                      why_missing)
         result.parts.append(PartResult(part.grade_id, part.points if ok else 0.0,
-                                       part.points, message))
+                                       part.points, printable(message)))
+    result.notes = [printable(n) for n in result.notes]
     return result
 
 
@@ -224,19 +226,32 @@ def _run_status(run, n_cells, limits):
                          f"({limits.part_seconds.get(gid, 0):.0f} s of CPU time)"
                          if e.get("signal") in ("SIGXCPU", "SIGKILL", "wall-clock") else
                          f"part {gid}: your code's process died ({e.get('signal')})")
+    if run.refused:
+        notes.append(run.refused)
+    if run.exit_status == "CPU budget":
+        notes.append("your notebook was stopped: it and the processes it started used up "
+                     f"their CPU time ({limits.tree_cpu():.0f} s in all)")
+        return "timeout", notes
     if run.exit_status == "wall-clock limit":
         notes.append("your notebook was stopped: it ran past the wall-clock limit "
                      f"({limits.wall_seconds():.0f} s)")
         return "timeout", notes
-    if run.exit_status != "ok" and "done" not in events:
+    if run.exit_status == "memory budget":
+        notes.append("your notebook was stopped: it and the processes it started used more "
+                     f"than {limits.memory_bytes / 1024**3:.0f} GB of memory")
+        return "killed", notes
+    if "done" not in events:
         started = [e.get("cell") for e in run.log if e.get("event") == "cell-start"]
         where = (f" while running code cell {int(started[-1]) + 1}"
                  if started and "cells-done" not in events else "")
-        if run.exit_status in ("killed by SIGXCPU",):
+        if run.exit_status in ("killed by SIGXCPU",) or (
+                run.exit_status == "killed by SIGKILL"
+                and run.cpu_seconds >= limits.process_cpu() - 0.5):
             notes.append(f"your notebook ran out of CPU time{where} "
                          f"(limit {limits.cells_seconds:.0f} s)")
             return "timeout", notes
-        notes.append(f"your notebook's process ended early ({run.exit_status}){where}; "
+        how = "it exited" if run.exit_status == "ok" else run.exit_status
+        notes.append(f"your notebook's process ended early ({how}){where}; "
                      "parts not reached score 0")
         return "killed", notes
     if any("CPU time" in n for n in notes) or any(
@@ -246,6 +261,7 @@ def _run_status(run, n_cells, limits):
 
 
 def _zero(result, assignment, status, message):
+    message = printable(message)
     result.status = status
     result.notes.append(message)
     result.parts = [PartResult(p.grade_id, 0.0, p.points, message) for p in assignment.parts]

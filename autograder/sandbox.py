@@ -4,17 +4,21 @@ The sandbox is Bubblewrap (Debian's ``bubblewrap``): a fresh mount namespace wit
 Python environment bound read-only, one private scratch folder (the only thing it can
 write, and the only submission it can see), no network, its own process namespace (so
 nothing it starts outlives it) and a size-capped /tmp. Run as root, the grader drops the
-sandboxed process to user ``nobody`` with ``setpriv``; run as an ordinary user, Bubblewrap
-maps it to ``nobody`` in a user namespace. Rlimits bound CPU time, memory, file size and
-process count; a wall-clock backstop kills the whole tree.
+sandboxed process to an unprivileged uid with no account, one per worker slot (so the
+process-count limit of one sandbox never blocks another), with ``setpriv``; run as an
+ordinary user, Bubblewrap maps it to ``nobody`` in a user namespace. Rlimits (set by
+``prlimit``, not in a ``preexec_fn``, which is unsafe in a threaded grader) bound CPU time,
+memory, file size and process count per process; the grader also adds up the CPU time of
+the sandbox's whole process tree and kills the tree when it runs over its budget (so a fork
+storm costs only its own budget), and a wall-clock backstop catches what sleeps.
 
 Nothing the sandboxed process reports is evidence: the caller reads back only arrays.
 """
 
+import atexit
 import contextlib
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -22,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,6 +35,9 @@ import numpy as np
 
 RUNNER = Path(__file__).with_name("runner.py")
 NOBODY = 65534
+# Run as root, sandbox slot k runs as uid SLOT_UID_BASE + k: uids with no account and no
+# files anywhere, so nothing outside the sandbox is theirs to read or write.
+SLOT_UID_BASE = 1_900_000_000
 WORKDIR = "/sandbox"  # where the scratch folder appears inside the sandbox
 
 
@@ -42,7 +50,7 @@ class Limits:
     memory_bytes: int = 2 * 1024**3
     file_bytes: int = 64 * 1024**2
     tmp_bytes: int = 64 * 1024**2
-    processes: int = 256
+    processes: int = 64  # per uid: threads count too; NumPy here uses one BLAS thread
     output_chars: int = 20_000  # how much of stdout/stderr is kept
 
     def process_cpu(self):
@@ -50,9 +58,13 @@ class Limits:
         a child that lowers the limit to its own share."""
         return int(max([self.cells_seconds, *self.part_seconds.values()])) + 5
 
+    def tree_cpu(self):
+        """CPU budget of the whole process tree: everything the run may legitimately use."""
+        return self.cells_seconds + sum(self.part_seconds.values()) + 5
+
     def wall_seconds(self):
         """Backstop for what CPU limits cannot catch (sleeping, blocking on I/O)."""
-        return 3 * (self.cells_seconds + sum(self.part_seconds.values())) + 20
+        return 2 * (self.cells_seconds + sum(self.part_seconds.values())) + 15
 
 
 @dataclass
@@ -66,6 +78,7 @@ class RunResult:
     wall_seconds: float
     output: str  # head of stdout+stderr
     sandbox: str  # "bubblewrap (root, setpriv)", "bubblewrap (user namespace)", "none"
+    refused: str = ""  # why some outputs were not read (too large), else ""
 
 
 @cache
@@ -85,7 +98,7 @@ def sandbox_mode():
 
 
 SANDBOX_NAMES = {
-    "bwrap-root": "bubblewrap (root drops to nobody with setpriv)",
+    "bwrap-root": "bubblewrap (root drops to a per-worker uid with setpriv)",
     "bwrap-user": "bubblewrap (user namespace, uid nobody)",
     "none": "NONE: no sandbox available, untrusted code ran as the grader's user",
 }
@@ -103,12 +116,12 @@ def _readonly_paths():
     return sorted(p for p in paths if not str(p).startswith("/usr"))
 
 
-def _bwrap_prefix(mode, scratch, tmp_limit, env=None):
+def _bwrap_prefix(mode, scratch, tmp_limit, env=None, uid=NOBODY):
     """The bwrap command line up to the program to run. ``--clearenv`` empties the
     environment inside the sandbox, so ``env`` is set there again with ``--setenv``."""
     # /tmp comes first: binds below may lie under /tmp (a checkout in /tmp/...), and a
     # later tmpfs would hide them.
-    args = ["bwrap", "--size", str(tmp_limit), "--tmpfs", "/tmp",
+    args = ["bwrap", "--size", str(tmp_limit), "--perms", "1777", "--tmpfs", "/tmp",
             "--ro-bind", "/usr", "/usr"]
     for link in ("lib", "lib64", "bin", "sbin"):
         if os.path.islink(f"/{link}"):
@@ -138,7 +151,7 @@ def _bwrap_prefix(mode, scratch, tmp_limit, env=None):
     if mode == "bwrap-user":
         args += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--"]
     else:
-        args += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+        args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     return args
 
@@ -151,7 +164,7 @@ def _environment(home):
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": "/tmp",
+        "MPLCONFIGDIR": f"{home}/.mpl",  # holds a copy of the prepared font cache
         "NBGRADER_EXECUTION": "autograde",
         # One BLAS thread per sandbox: workers run side by side, one per core.
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -162,16 +175,31 @@ def _environment(home):
     return env
 
 
-def _set_limits(limits):
-    def apply():
-        cpu = limits.process_cpu()
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+@cache
+def _matplotlib_font_cache():
+    """A folder with matplotlib's font cache, built once per grader process (trusted
+    code only), or None. Each sandbox gets a copy: building it takes about 0.5 s of the
+    student's CPU time in every run that plots."""
+    folder = Path(tempfile.mkdtemp(prefix="autograder-mpl-"))
+    atexit.register(shutil.rmtree, folder, True)
+    try:
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"],
+                       env={"MPLCONFIGDIR": str(folder), "PATH": os.environ.get("PATH", "")},
+                       capture_output=True, timeout=120, check=True)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return folder if any(folder.iterdir()) else None
 
-    return apply
+
+def _prlimit_prefix(limits):
+    """``prlimit`` sets the rlimits, then runs the sandbox, which inherits them; before it,
+    ``setpriv`` asks for SIGKILL should the grader die, so no sandbox outlives it, and
+    ``choom`` makes the sandbox the kernel's first choice should memory run out."""
+    cpu = limits.process_cpu()
+    return ["setpriv", "--pdeathsig", "KILL", "choom", "-n", "1000", "--",
+            "prlimit", f"--cpu={cpu}:{cpu + 1}", f"--as={limits.memory_bytes}",
+            f"--fsize={limits.file_bytes}", "--core=0", f"--nproc={limits.processes}", "--"]
 
 
 def _read_head(stream, keep, sink):
@@ -183,20 +211,44 @@ def _read_head(stream, keep, sink):
             kept += len(chunk)
 
 
-def _load_outputs(out_dir, expected):
-    """Load the arrays the run wrote: plain numeric .npz only, never pickle."""
-    outputs = {}
+def _array_bytes(member):
+    """Bytes an .npy member of an .npz will take once loaded, from its header alone;
+    raises ValueError for anything but a plain numeric array."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f"unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError("object arrays are not data")
+    return int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+
+
+def _load_outputs(out_dir, expected, max_bytes):
+    """Load the arrays the run wrote: plain numeric .npz only, never pickle, and never
+    more than ``max_bytes`` in all once decompressed (an .npz is a zip file: a small file
+    can claim gigabytes, and this runs in the grader's own process)."""
+    outputs, total = {}, 0
     for grade_id, case in expected:
         path = out_dir / f"{grade_id}__{case}.npz"
         if not path.is_file() or path.is_symlink():
             continue
         try:
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    with archive.open(info) as member:
+                        total += _array_bytes(member)
+            if total > max_bytes:
+                return outputs, (f"the outputs came to more than {max_bytes // 1024**2} MB; "
+                                 f"{grade_id} and the outputs after it were not read")
             with np.load(path, allow_pickle=False) as data:
                 arrays = {name: np.array(data[name]) for name in data.files}
         except Exception:  # noqa: BLE001 - a corrupt file is a missing answer
             continue
         outputs[(grade_id, case)] = arrays
-    return outputs
+    return outputs, ""
 
 
 def _read_log(path, max_events=1000):
@@ -217,7 +269,21 @@ def _read_log(path, max_events=1000):
     return events
 
 
-def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=True):
+# Process groups of the sandboxes running now, so an interrupted batch can end them all.
+_RUNNING = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_all_running():
+    """Kill every sandbox still running (an interrupted batch)."""
+    with _RUNNING_LOCK:
+        groups = list(_RUNNING)
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=True, slot=0):
     """Execute ``cells`` then each part's probe on its inputs, in a fresh sandbox.
 
     Inputs:
@@ -229,10 +295,12 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
         packages: (package_name, source_folder, [file, ...]) copied into the sandbox's
             import path, e.g. the parts of the course library a problem set may use.
         sandboxed: False runs the trusted reference answer without Bubblewrap.
+        slot: the worker slot running this job (0, 1, ...); run as root, it picks the uid.
 
     Returns: :class:`RunResult`.
     """
     mode = sandbox_mode() if sandboxed else "none"
+    uid = SLOT_UID_BASE + slot if mode == "bwrap-root" else NOBODY
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         scratch = Path(tmp) / "job"
         (scratch / "inputs").mkdir(parents=True)
@@ -254,6 +322,9 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
         (scratch / "job.json").write_text(json.dumps(job))
         for (grade_id, case), arrays in inputs.items():
             np.savez(scratch / "inputs" / f"{grade_id}__{case}.npz", **arrays)
+        fonts = _matplotlib_font_cache()
+        if fonts:
+            shutil.copytree(fonts, scratch / ".mpl")
 
         if mode == "none":
             home = str(scratch)
@@ -261,60 +332,124 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
             cwd = scratch
         else:
             home = WORKDIR
-            command = [*_bwrap_prefix(mode, scratch, limits.tmp_bytes, _environment(home)),
-                       sys.executable, "runner.py"]
+            command = [*_bwrap_prefix(mode, scratch, limits.tmp_bytes, _environment(home),
+                                      uid), sys.executable, "runner.py"]
             cwd = None
         if os.geteuid() == 0:
             os.chmod(tmp, 0o711)
             for path in [scratch, *scratch.rglob("*")]:
-                os.chown(path, NOBODY, NOBODY)
+                os.chown(path, uid, uid)
         env = _environment(home)
         if mode == "none" and sandboxed:
             env["PYTHONPATH"] = str(scratch / "lib")
 
         t0 = time.monotonic()
         proc = subprocess.Popen(
-            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, preexec_fn=_set_limits(limits),
+            [*_prlimit_prefix(limits), *command], cwd=cwd, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc.pid)
         head = []
         reader = threading.Thread(target=_read_head, args=(proc.stdout, limits.output_chars,
                                                            head), daemon=True)
         reader.start()
-        exit_status = "ok"
         try:
-            _, status, usage = _wait(proc, limits.wall_seconds())
-        except TimeoutError:
-            _kill_tree(proc)
-            _, status, usage = os.wait4(proc.pid, 0)
-            exit_status = "wall-clock limit"
+            status, usage, exit_status, tree_cpu = _wait(proc, limits)
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc.pid)
         proc.returncode = 0
         reader.join(timeout=5)
         wall = time.monotonic() - t0
         if exit_status == "ok":
             exit_status = _describe(status)
         expected = [(p["grade_id"], c) for p in parts for c in p["cases"]]
+        outputs, refused = _load_outputs(scratch / "out", expected, limits.file_bytes)
         return RunResult(
-            outputs=_load_outputs(scratch / "out", expected),
+            outputs=outputs,
             log=_read_log(scratch / "log.jsonl"),
             exit_status=exit_status,
-            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            cpu_seconds=max(usage.ru_utime + usage.ru_stime, tree_cpu),
             wall_seconds=wall,
             output="".join(head),
             sandbox=SANDBOX_NAMES[mode],
+            refused=refused,
         )
 
 
-def _wait(proc, seconds):
-    deadline = time.monotonic() + seconds
+def _proc_table():
+    """{pid: (ppid, CPU seconds incl. reaped children, resident bytes)} of every process."""
+    table = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # from field 3 (state) on
+        utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+        table[int(entry.name)] = (int(fields[1]), (utime + stime + cutime + cstime) / tick,
+                                  int(fields[21]) * page)
+    return table
+
+
+def tree_usage(root):
+    """(CPU seconds, resident bytes) of ``root`` and every process below it.
+
+    CPU time counts reaped children too. Orphans inside the sandbox are re-parented to
+    its PID namespace's init, which is below ``root``, so a double fork does not escape.
+    """
+    table = _proc_table()
+    children = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    cpu, rss, stack = 0.0, 0, [root]
+    while stack:
+        pid = stack.pop()
+        if pid in table:
+            cpu += table[pid][1]
+            rss += table[pid][2]
+        stack.extend(children.get(pid, ()))
+    return cpu, rss
+
+
+def _wait(proc, limits, poll=0.05, check_every=0.2):
+    """Wait for the sandbox; kill its whole tree when the tree's CPU time runs over
+    ``limits.tree_cpu()``, its resident memory over ``limits.memory_bytes``, or the wall
+    clock over ``limits.wall_seconds()``.
+
+    Returns (wait status, rusage, "ok" | "CPU budget" | "memory budget" | "wall-clock limit",
+    the tree's CPU seconds when last measured).
+    """
+    start = time.monotonic()
+    cpu = 0.0
+    next_check = start + check_every
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
-            return pid, status, usage
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        time.sleep(0.02)
+            return status, usage, "ok", cpu
+        now = time.monotonic()
+        over = None
+        if now - start > limits.wall_seconds():
+            over = "wall-clock limit"
+        elif now >= next_check:
+            next_check = now + check_every
+            cpu, rss = tree_usage(proc.pid)
+            if cpu > limits.tree_cpu():
+                over = "CPU budget"
+            elif rss > limits.memory_bytes:
+                over = "memory budget"
+        if over:
+            _kill_tree(proc)
+            _, status, usage = os.wait4(proc.pid, 0)
+            return status, usage, over, cpu
+        time.sleep(poll)
 
 
 def _kill_tree(proc):

@@ -1,6 +1,8 @@
-"""`autograder grade` vs plain `nbgrader autograde` on the same 20 ps01 submissions.
+"""`autograder grade` vs plain `nbgrader autograde` on the same 40 ps01 submissions.
 
-Both sides run one student at a time with BLAS pinned to one thread. The submissions
+nbgrader autograde runs one notebook at a time in one process (its gradebook allows
+no other way); ours runs its default, one worker per core. BLAS is pinned to one thread
+per process on both sides. The submissions
 are the solution with a random subset of its answer cells reset to the release stub
 (students who finished some parts), so both graders should agree on every score.
 Prints the wall-time ratio, whether the scores agree, and our per-submission time
@@ -22,7 +24,7 @@ from nbgrader.api import Gradebook
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ps01_fully_connected"
-N_STUDENTS = 20
+N_STUDENTS = 40
 BIN = Path(sys.executable).parent
 ENV = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", OPENBLAS_NUM_THREADS="1",
            OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -91,6 +93,7 @@ def main():
                             course)
         t_ours, out = run([str(BIN / "autograder"), "grade", "ps01", str(flat),
                            "--course-dir", str(tmp / "ours"), "--quiet"], ROOT)
+        workers = re.search(r"on (\d+) worker", out).group(1)
         ours = {}
         for line in (tmp / "ours" / ASSIGNMENT / "grades.csv").read_text().splitlines()[1:]:
             cells = line.split(",")
@@ -100,7 +103,8 @@ def main():
         ref = json.loads((tmp / "ours" / ASSIGNMENT / "reference.json").read_text()) \
             if (tmp / "ours" / ASSIGNMENT / "reference.json").exists() else None
 
-    print(f"BLAS threads: 1 per process on both sides; {N_STUDENTS} submissions, sequential")
+    print(f"BLAS threads: 1 per process on both sides; {N_STUDENTS} submissions; nbgrader "
+          f"one at a time, ours on {workers} workers ({os.cpu_count()} cores)")
     print(f"nbgrader autograde : {t_nbgrader:6.1f} s ({t_nbgrader / N_STUDENTS:.2f} s each)")
     print(f"autograder grade   : {t_ours:6.1f} s ({t_ours / N_STUDENTS:.2f} s each, "
           f"reference run and gradebook set-up included)")
