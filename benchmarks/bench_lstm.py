@@ -12,7 +12,7 @@ Side by side in one run, BLAS pinned to one thread (threadpoolctl):
   in that batched form are printed too, as the floor.
 * the long-range recall experiment of chapter 5: accuracy of the RNN and the LSTM at each
   length, read from the committed result of experiments/long_range.py (the full run takes
-  about 15 minutes; run that script to refresh it).
+  about 25 minutes on one core; run that script to refresh it).
 """
 
 import json
