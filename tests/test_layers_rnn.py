@@ -203,3 +203,21 @@ def test_shape_errors(rng):
         lstm_step_forward(x4[:, 0], h4, np.zeros((N, H + 1)), Wx4, Wh4, b4)  # prev_c
     with pytest.raises(ValueError):
         lstm_forward(x4, h4, Wx, Wh, b)  # RNN-sized weights given to the LSTM
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_sequence_classifier_gradients(rng, cell):
+    """The chapter-5 model's loss gradients (last state -> affine -> softmax) are right."""
+    from dlcourse.gradcheck import eval_numerical_gradient
+    from dlcourse.models import SequenceClassifier
+
+    model = SequenceClassifier(D, H, 3, rng, cell=cell)
+    x, y = rng.normal(size=(N, T, D)), rng.integers(3, size=N)
+    _, grads = model.loss(x, y)
+    for name, w in model.params.items():
+        num = eval_numerical_gradient(lambda _: model.loss(x, y)[0], w)
+        assert grads[name].shape == w.shape, name
+        assert rel_error(grads[name], num) < TOL, name
+    assert model.predict(x).shape == (N,)
+    with pytest.raises(ValueError):
+        SequenceClassifier(D, H, 3, rng, cell="gru")
