@@ -13,6 +13,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 BWRAP := /usr/bin/bwrap
+PG := /usr/bin/pg_ctlcluster
 PS ?= ps01
 
 .PHONY: help setup book book-clean test lint release grade bench clean
@@ -36,6 +37,10 @@ $(BWRAP):  # the grader's sandbox
 	$(SUDO) apt-get update -q
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap
 
+$(PG):  # the PostgreSQL gradebook test starts a throwaway server
+	$(SUDO) apt-get update -q
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+
 book: $(STAMP)  ## build the book into _build/html (notebooks executed, cached)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Open _build/html/index.html"
@@ -43,7 +48,7 @@ book: $(STAMP)  ## build the book into _build/html (notebooks executed, cached)
 book-clean:  ## remove the built book and its execution cache
 	rm -rf _build
 
-test: $(STAMP) $(CHROMIUM) $(BWRAP) book  ## set up, build the book, run every test (browser included)
+test: $(STAMP) $(CHROMIUM) $(BWRAP) $(PG) book  ## set up, build the book, run every test (browser included)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 

@@ -142,7 +142,8 @@ class _Slots:
 
 
 def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_url=None,
-                sandboxed=True, echo=print, progress=True, workers=None, force=False):
+                sandboxed=True, echo=print, progress=True, workers=None, force=False,
+                scheduler=None):
     a = assignments.load(name, checks_root)
     out_dir = Path(course_dir).resolve() / a.name
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
@@ -170,7 +171,9 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             echo(f"Running the reference answer of {a.name} ...")
             reference = run_reference(a, inputs, sandboxed=sandboxed)
             save_reference(out_dir / "reference", fingerprint, reference)
-        echo(f"Grading {len(jobs)} submission(s) with {min(workers, len(jobs))} worker(s); "
+        where = f"on the Dask cluster at {scheduler}" if scheduler else \
+            f"with {min(workers, len(jobs))} worker(s)"
+        echo(f"Grading {len(jobs)} submission(s) {where}; "
              f"{len(ids) - len(jobs)} already graded or without a notebook")
 
     results = dict(known)
@@ -196,7 +199,7 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             if sid in known:
                 commit(known[sid])
         sandbox = _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit,
-                            results, progress) if jobs else \
+                            results, progress, scheduler, fingerprint) if jobs else \
             next((r.sandbox for r in results.values() if r.sandbox), "")
 
         rows = []
@@ -217,54 +220,106 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
                         graded=len(jobs), reused=reused, workers=min(workers, len(jobs) or 1))
 
 
-def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, progress):
-    """Grade ``jobs`` on ``workers`` threads; commit each result in this thread as it
-    arrives. On Ctrl-C or SIGTERM: stop starting jobs, kill the running sandboxes, commit
-    nothing more, and raise BatchInterruptedError."""
-    slots = _Slots(workers)
-    stopping = threading.Event()
+class _LocalRunner:
+    """Jobs on threads of this process (the sandboxes are the processes)."""
 
-    def work(job):
-        if stopping.is_set():
+    def __init__(self, jobs, a, reference, inputs, sandboxed, workers):
+        self.slots = _Slots(workers)
+        self.stopping = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
+        self.pending = {self.pool.submit(self._work, job, a, reference, inputs, sandboxed):
+                        job for job in jobs}
+
+    def _work(self, job, a, reference, inputs, sandboxed):
+        if self.stopping.is_set():
             return None
-        slot = slots.take()
+        slot = self.slots.take()
         try:
             result = grade_notebook(job.student_id, job.path, a, reference, inputs,
                                     sandboxed=sandboxed, slot=slot)
         finally:
-            slots.give(slot)
+            self.slots.give(slot)
         if job.note:
             result.notes.insert(0, job.note)
         return result
 
+    def results(self):
+        """(job, result) pairs as they finish; wakes twice a second so Ctrl-C is prompt."""
+        while self.pending:
+            finished, _ = wait(self.pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield self.pending.pop(future), future.result()
+
+    def stop(self):
+        self.stopping.set()
+        kill_all_running()
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _DaskRunner:
+    """Jobs on a Dask distributed cluster, sent and returned as data."""
+
+    def __init__(self, jobs, a, reference, inputs, scheduler, fingerprint):
+        from autograder.distributed import connect, grade_remote, make_bundle
+
+        self.client = connect(scheduler)
+        bundle = make_bundle(a, library_packages(a), fingerprint)
+        # sent once to every worker, not once per submission
+        shared = self.client.scatter([bundle, reference, inputs], broadcast=True)
+        self.pending = {}  # future -> job
+        for job in jobs:
+            future = self.client.submit(
+                grade_remote, *shared, job.student_id, job.path.name, job.path.read_bytes(),
+                job.note, key=f"grade-{a.name}-{job.student_id}-{job.digest[:16]}",
+                pure=False, retries=1)
+            self.pending[future] = job
+
+    def results(self):
+        from distributed import as_completed
+
+        for future in as_completed(list(self.pending)):
+            yield self.pending.pop(future), future.result()
+
+    def stop(self):
+        self.client.cancel(list(self.pending))
+
+    def close(self):
+        self.client.close()
+
+
+def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, progress,
+              scheduler=None, fingerprint=""):
+    """Grade ``jobs`` locally on ``workers`` threads, or on the Dask cluster at
+    ``scheduler``; commit each result in this thread as it arrives. On Ctrl-C or SIGTERM:
+    stop starting jobs, kill the running sandboxes, commit nothing more, and raise
+    BatchInterruptedError."""
     previous = _raise_on_sigterm()
     sandbox, done = "", 0
     bar = tqdm(total=len(jobs), desc=f"grading {a.name}", unit="student",
                disable=not progress)
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(jobs)),
-                              thread_name_prefix="grader")
+    runner = None
     try:
-        pending = {pool.submit(work, job): job for job in jobs}
-        while pending:
-            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = pending.pop(future)
-                result = future.result()
-                sandbox = sandbox or result.sandbox
-                results[job.student_id] = result
-                commit(result, job.digest)
-                done += 1
-                bar.update()
+        runner = (_DaskRunner(jobs, a, reference, inputs, scheduler, fingerprint) if scheduler
+                  else _LocalRunner(jobs, a, reference, inputs, sandboxed,
+                                    min(workers, len(jobs))))
+        for job, result in runner.results():
+            sandbox = sandbox or result.sandbox
+            results[job.student_id] = result
+            commit(result, job.digest)
+            done += 1
+            bar.update()
     except KeyboardInterrupt:
-        stopping.set()
-        kill_all_running()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if runner is not None:
+            runner.stop()
         raise BatchInterruptedError(
             f"interrupted: {done} of {len(jobs)} submissions graded in this run are saved; "
             "run the same command again to grade the rest") from None
     finally:
         bar.close()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if runner is not None:
+            runner.close()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
     return sandbox

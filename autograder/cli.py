@@ -47,7 +47,7 @@ def cmd_grade(args):
         raise GraderError("--workers must be at least 1")
     outcome = grade_batch(args.assignment, args.submissions, course_dir, checks,
                           roster=args.roster, db_url=args.db, progress=not args.quiet,
-                          workers=args.workers, force=args.force)
+                          workers=args.workers, force=args.force, scheduler=args.scheduler)
     if outcome.sandbox.startswith("NONE"):
         print("WARNING: no sandbox (bubblewrap) was available: submissions ran unconfined. "
               "Install Debian's bubblewrap before grading for credit.", file=sys.stderr)
@@ -55,9 +55,11 @@ def cmd_grade(args):
     for r in outcome.results:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler
+             else f"on {outcome.workers} worker(s)")
     print(f"graded {len(outcome.results)} students of {outcome.assignment} ({summary}); "
-          f"{outcome.graded} run now on {outcome.workers} worker(s), {outcome.reused} "
-          f"unchanged since the last run (--force regrades them)")
+          f"{outcome.graded} run now {where}, {outcome.reused} unchanged since the last run "
+          "(--force regrades them)")
     print(f"sandbox   : {outcome.sandbox}")
     print(f"grades    : {outcome.csv_path}")
     print(f"feedback  : {outcome.out_dir / 'feedback'}")
@@ -102,6 +104,10 @@ def build_parser():
     p.add_argument("--course-root", help="the course repository (default: found upwards)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="submissions graded at once (default: one per core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="grade on this Dask distributed cluster instead of locally; the "
+                        "workers need this project's environment and bubblewrap, not this "
+                        "machine's files")
     p.add_argument("--force", action="store_true",
                    help="regrade everyone, even submissions unchanged since the last run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

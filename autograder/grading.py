@@ -169,10 +169,12 @@ def explain_missing(log, limits):
 
 
 def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=True,
-                   expected=None, slot=0):
+                   expected=None, slot=0, packages=None):
     """Grade one notebook file. Never raises for a bad submission: it scores what it earns.
 
     ``expected`` defaults to the reference outputs; ``validate`` passes the visible ones.
+    ``packages`` defaults to the course-library files found here (a Dask worker passes
+    the ones it was sent).
     """
     expected = reference.outputs if expected is None else expected
     result = SubmissionResult(student_id=student_id, status="ok", notebook=str(path))
@@ -184,8 +186,9 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     rule_problems = check_source_rules(
         cells, [f for p in assignment.parts for f in p.functions], assignment.forbidden_modules)
     run = run_job(cells, part_specs(assignment, inputs), inputs, assignment.probes_file,
-                  reference.limits, library_packages(assignment), sandboxed=sandboxed,
-                  slot=slot)
+                  reference.limits,
+                  library_packages(assignment) if packages is None else packages,
+                  sandboxed=sandboxed, slot=slot)
     result.sandbox, result.cpu_seconds, result.wall_seconds = (
         run.sandbox, run.cpu_seconds, run.wall_seconds)
     result.status, notes = _run_status(run, len(cells), reference.limits)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_mlp", "bench_cnn", "bench_conv", "bench_lstm", "bench_grading",
-              "bench_book_build"]
+              "bench_dask", "bench_book_build"]
 
 
 def main(names):
