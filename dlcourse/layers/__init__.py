@@ -16,6 +16,8 @@ _WHERE = {
     "conv": ["conv_output_size", "tf_output_size", "conv_forward_naive",
              "conv_backward_naive", "im2col", "col2im", "conv_forward_im2col",
              "conv_backward_im2col"],
+    "norm": ["batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward",
+             "spatial_batchnorm_backward", "layernorm_forward", "layernorm_backward"],
     "pool": ["max_pool_forward_naive", "max_pool_backward_naive", "avg_pool_forward_naive",
              "avg_pool_backward_naive", "max_pool_forward_fast", "max_pool_backward_fast",
              "global_avg_pool_forward", "global_avg_pool_backward"],
