@@ -209,3 +209,79 @@ class SequenceClassifier:
     def predict(self, x):
         """Most likely class of each sequence of x (N, T, D). Returns shape (N,)."""
         return self.scores(x)[0].argmax(axis=1)
+
+
+class MLPBatchNorm:
+    """(affine -> batch norm -> activation) x (L-1), then affine -> softmax. Chapter 4.
+
+    The hidden affine layers have no bias: batch norm subtracts the batch mean, which
+    removes any constant added before it, and its beta takes the bias's place. Parameters:
+    ``W1..WL``, ``gamma1..gamma(L-1)``, ``beta1..beta(L-1)``, ``bL``. With ``batchnorm=False``
+    the same network has biases and no normalisation (the experiment's control).
+
+    Inputs:
+        sizes: layer widths, input first and number of classes last, e.g. (64, 100, 10).
+        rng: numpy Generator for the initial weights.
+        activation: "relu", "sigmoid" or "tanh".
+        batchnorm: normalise the hidden layers or not.
+        momentum: of the running averages.
+    """
+
+    def __init__(self, sizes, rng, activation="sigmoid", batchnorm=True, momentum=0.9):
+        self.sizes, self.activation, self.batchnorm = tuple(sizes), activation, batchnorm
+        self.n_layers = len(sizes) - 1
+        gain = 2.0 if activation == "relu" else 1.0
+        self.params, self.bn_params = {}, {}
+        for l, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
+            self.params[f"W{l}"] = rng.normal(0.0, np.sqrt(gain / n_in), size=(n_in, n_out))
+            if l < self.n_layers and batchnorm:
+                self.params[f"gamma{l}"] = np.ones(n_out)
+                self.params[f"beta{l}"] = np.zeros(n_out)
+                self.bn_params[l] = {"mode": "train", "momentum": momentum}
+            else:
+                self.params[f"b{l}"] = np.zeros(n_out)
+
+    def scores(self, x, mode="train"):
+        """Class scores (N, C) for x (N, D); ``mode`` "test" uses the running averages.
+        Returns (scores, caches)."""
+        from dlcourse.layers import batchnorm_forward
+
+        act_forward, _ = ACTIVATIONS[self.activation]
+        p, caches, h = self.params, [], x
+        for l in range(1, self.n_layers + 1):
+            hidden = l < self.n_layers
+            bias = np.zeros(p[f"W{l}"].shape[1]) if f"b{l}" not in p else p[f"b{l}"]
+            h, cache = affine_forward(h, p[f"W{l}"], bias)
+            caches.append(cache)
+            if hidden and self.batchnorm:
+                self.bn_params[l]["mode"] = mode
+                h, cache = batchnorm_forward(h, p[f"gamma{l}"], p[f"beta{l}"],
+                                             self.bn_params[l])
+                caches.append(cache)
+            if hidden:
+                h, cache = act_forward(h)
+                caches.append(cache)
+        return h, caches
+
+    def loss(self, x, y):
+        """Mean cross-entropy on a training batch (batch statistics), and every gradient."""
+        from dlcourse.layers import batchnorm_backward
+
+        _, act_backward = ACTIVATIONS[self.activation]
+        scores, caches = self.scores(x, mode="train")
+        loss, dh = softmax_loss(scores, y)
+        grads = {}
+        for l in range(self.n_layers, 0, -1):
+            if l < self.n_layers:
+                dh = act_backward(dh, caches.pop())
+                if self.batchnorm:
+                    dh, grads[f"gamma{l}"], grads[f"beta{l}"] = batchnorm_backward(
+                        dh, caches.pop())
+            dh, grads[f"W{l}"], db = affine_backward(dh, caches.pop())
+            if f"b{l}" in self.params:
+                grads[f"b{l}"] = db
+        return loss, grads
+
+    def predict(self, x, mode="test"):
+        """Most likely class of each row of x (N, D), by default with running averages."""
+        return self.scores(x, mode=mode)[0].argmax(axis=1)

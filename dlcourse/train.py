@@ -13,7 +13,8 @@ def accuracy(model, x, y, batch_size=1000):
     return float(np.mean(pred == y))
 
 
-def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_config=None):
+def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_config=None,
+          drop_last=False):
     """Train ``model`` (anything with ``params``, ``loss`` and ``predict``) on ``data``.
 
     Each epoch visits the training set once in a fresh random order, in mini-batches;
@@ -27,6 +28,9 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_confi
         epochs, batch_size: passes over the data, rows per step.
         update: "sgd", "sgd_momentum" or "adam".
         optim_config: hyper-parameters of the rule, e.g. {"learning_rate": 1e-3}.
+        drop_last: skip the last, smaller batch of each epoch (1347 training digits in
+            batches of 64 leave a batch of 3, whose statistics a batch-norm network
+            should not trust; chapter 4).
 
     Returns:
         history: dict of lists: ``loss`` (one per step), ``train_acc`` and ``test_acc``
@@ -40,6 +44,8 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_confi
         order = rng.permutation(len(x))
         for start in range(0, len(x), batch_size):
             batch = order[start : start + batch_size]
+            if drop_last and len(batch) < batch_size:
+                break
             loss, grads = model.loss(x[batch], y[batch])
             history["loss"].append(loss)
             for name, w in model.params.items():

@@ -68,11 +68,14 @@ def graded_library_functions():
     """Course-library functions whose source the book must not print (a problem set
     grades them)."""
     from dlcourse import costs, gradcheck
-    from dlcourse.layers import activations, fc, losses, rnn
+    from dlcourse.layers import activations, fc, losses, norm, rnn
 
     return [fc.affine_forward, fc.affine_backward, activations.relu_backward,
             activations.sigmoid, activations.sigmoid_backward, losses.softmax_loss,
             gradcheck.eval_numerical_gradient, costs.fc_macs,
+            # graded in ps04
+            norm.batchnorm_forward, norm.batchnorm_backward, norm.spatial_batchnorm_forward,
+            norm.spatial_batchnorm_backward,
             # graded in ps05
             rnn.rnn_step_forward, rnn.rnn_step_backward, rnn.rnn_forward, rnn.rnn_backward,
             rnn.clip_by_global_norm]
