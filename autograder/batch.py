@@ -30,6 +30,7 @@ from autograder.grading import (
     missing_result,
     run_reference,
 )
+from autograder.late import assess, load_policy, read_timestamp
 from autograder.notebooks import match_renamed
 from autograder.results import (
     ResultStore,
@@ -78,6 +79,17 @@ def pick_notebook(submission, assignment):
     path, _ = match_renamed(submission.candidates, source_ids)
     return path, (f"notebook '{path.name}' is not named {submission.expected_name}; "
                   f"it was matched to the assignment by its cells")
+
+
+def _submitted_at(submission, assignment):
+    """When a submission was handed in (see autograder.late), or None."""
+    if submission is None or not submission.candidates:
+        return None
+    try:
+        path, _ = pick_notebook(submission, assignment)
+    except SubmissionError:
+        path = submission.candidates[0]
+    return read_timestamp(path)
 
 
 def default_workers():
@@ -143,7 +155,7 @@ class _Slots:
 
 def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_url=None,
                 sandboxed=True, echo=print, progress=True, workers=None, force=False,
-                scheduler=None):
+                scheduler=None, late_config=None):
     a = assignments.load(name, checks_root)
     out_dir = Path(course_dir).resolve() / a.name
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
@@ -157,6 +169,10 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             echo(f"note: {sid} submitted but is not on the roster; graded anyway")
         ids = listed + extra
     workers = max(1, workers or default_workers())
+    late_file = Path(late_config) if late_config else out_dir / "late.toml"
+    policy = load_policy(late_file) if late_config or late_file.is_file() else None
+    lateness = {sid: assess(policy, sid, _submitted_at(submissions.get(sid), a))
+                for sid in ids}
 
     seed = secret_seed(out_dir / "secret-seed")
     inputs = case_inputs(a, seed)
@@ -188,7 +204,7 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             manual = gradebook.manual_scores(result.student_id) \
                 if result.status != "missing" else {}
             feedback.write(out_dir / "feedback" / f"{result.student_id}.html",
-                           feedback.render(result, a, manual))
+                           feedback.render(result, a, manual, lateness[result.student_id]))
             if result.status != "ok" or result.notes:
                 first = result.notes[0] if result.notes else ""
                 tqdm.write(f"{result.student_id}: {result.status} "
@@ -205,7 +221,7 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
         rows = []
         for sid in ids:
             manual = gradebook.manual_scores(sid) if results[sid].status != "missing" else {}
-            rows.append(csv_row(results[sid], a, manual))
+            rows.append(csv_row(results[sid], a, manual, lateness[sid].fraction))
     csv_path = out_dir / "grades.csv"
     write_csv_atomically(csv_path, csv_columns(a), rows)
     ordered = [results[sid] for sid in ids]

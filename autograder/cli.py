@@ -47,7 +47,8 @@ def cmd_grade(args):
         raise GraderError("--workers must be at least 1")
     outcome = grade_batch(args.assignment, args.submissions, course_dir, checks,
                           roster=args.roster, db_url=args.db, progress=not args.quiet,
-                          workers=args.workers, force=args.force, scheduler=args.scheduler)
+                          workers=args.workers, force=args.force, scheduler=args.scheduler,
+                          late_config=args.late_config)
     if outcome.sandbox.startswith("NONE"):
         print("WARNING: no sandbox (bubblewrap) was available: submissions ran unconfined. "
               "Install Debian's bubblewrap before grading for credit.", file=sys.stderr)
@@ -108,6 +109,9 @@ def build_parser():
                    help="grade on this Dask distributed cluster instead of locally; the "
                         "workers need this project's environment and bubblewrap, not this "
                         "machine's files")
+    p.add_argument("--late-config", metavar="late.toml",
+                   help="due date, extensions and late penalty (default: "
+                        "<course-dir>/<assignment>/late.toml if it exists)")
     p.add_argument("--force", action="store_true",
                    help="regrade everyone, even submissions unchanged since the last run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

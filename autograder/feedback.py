@@ -21,8 +21,9 @@ td.pts { white-space: nowrap; text-align: right; }
 """
 
 
-def render(result, assignment, manual_scores):
-    """The feedback page for one student as an HTML string."""
+def render(result, assignment, manual_scores, late=None):
+    """The feedback page for one student as an HTML string. ``late``: a
+    :class:`autograder.late.Lateness`, or None."""
     e = html.escape
     rows = []
     for part in result.parts:
@@ -43,7 +44,11 @@ def render(result, assignment, manual_scores):
     notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
     notes_html = f"<h2>Notes</h2><ul class='notes'>{notes}</ul>" if notes else ""
     given = [s for s in manual_scores.values() if s is not None]
-    total = result.auto_total + sum(given)
+    earned = result.auto_total + sum(given)
+    penalty = late.fraction * earned if late else 0.0
+    total = earned - penalty
+    late_html = (f"<p class='fail'>{e(late.message)} ({_fmt(penalty)} points)</p>"
+                 if late and late.message else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{e(assignment.name)}: feedback for {e(result.student_id)}</title>
@@ -52,6 +57,7 @@ def render(result, assignment, manual_scores):
 <p>Feedback for <strong>{e(result.student_id)}</strong> · status <strong>{e(result.status)}
 </strong> · score <strong>{_fmt(total)} / {_fmt(assignment.max_points)}</strong>
 {"" if len(given) == len(assignment.manual) else "(hand-graded parts pending)"}</p>
+{late_html}
 <table><thead><tr><th>part</th><th>result</th><th>points</th><th>details</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 {notes_html}

@@ -97,13 +97,14 @@ def csv_columns(assignment):
     return ["student_id", *(p.grade_id for p in assignment.parts), *CSV_TAIL]
 
 
-def csv_row(result, assignment, manual):
-    """One row of grades.csv. ``manual`` maps derivation grade_ids to scores or None."""
+def csv_row(result, assignment, manual, late_fraction=0.0):
+    """One row of grades.csv. ``manual`` maps derivation grade_ids to scores or None;
+    ``late_fraction`` is the share of the earned points a late submission loses."""
     given = [v for v in manual.values() if v is not None]
     manual_total = sum(given) if given else ""
     row = {"student_id": result.student_id}
     row.update({p.grade_id: _num(p.points) for p in result.parts})
-    penalty = 0.0
+    penalty = late_fraction * (result.auto_total + (manual_total or 0))
     row.update(auto_total=_num(result.auto_total), manual_total=_num(manual_total),
                late_penalty=_num(penalty),
                total=_num(result.auto_total + (manual_total or 0) - penalty),
