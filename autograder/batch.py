@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder import assignment as assignments
-from autograder import feedback
+from autograder import feedback, report
 from autograder.errors import GraderError, SubmissionError
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
@@ -90,6 +90,21 @@ def _submitted_at(submission, assignment):
     except SubmissionError:
         path = submission.candidates[0]
     return read_timestamp(path)
+
+
+def _write_report(out_dir, a, ordered, rows, lateness, submissions, sandbox):
+    """report.html: plots, who needs attention, near-identical answers."""
+    given = report.scaffold_lines(a.notebook)
+    codes = {}
+    for sid, submission in submissions.items():
+        try:
+            path, _ = pick_notebook(submission, a)
+        except SubmissionError:
+            continue
+        codes[sid] = report.answer_code(path, given)
+    page = report.render(a, ordered, {r["student_id"]: r for r in rows}, lateness, codes,
+                         sandbox)
+    feedback.write(out_dir / "report.html", page)
 
 
 def default_workers():
@@ -225,6 +240,7 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
     csv_path = out_dir / "grades.csv"
     write_csv_atomically(csv_path, csv_columns(a), rows)
     ordered = [results[sid] for sid in ids]
+    _write_report(out_dir, a, ordered, rows, lateness, submissions, sandbox)
     if reference is not None:
         feedback.write(out_dir / "reference.json", json.dumps({
             "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,

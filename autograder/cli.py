@@ -64,6 +64,7 @@ def cmd_grade(args):
     print(f"sandbox   : {outcome.sandbox}")
     print(f"grades    : {outcome.csv_path}")
     print(f"feedback  : {outcome.out_dir / 'feedback'}")
+    print(f"report    : {outcome.out_dir / 'report.html'}")
     print(f"gradebook : {outcome.db_url}")
     return 0
 

@@ -9,7 +9,6 @@ worker reads the instructor's file system, so workers need no shared folder; the
 same Python environment (this project and its pinned requirements), and bubblewrap.
 """
 
-import os
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -70,12 +69,11 @@ def _unpack(bundle):
 
 
 def _take_slot():
-    """A sandbox slot unique on this machine: this process's id and a free local slot.
-    (Each slot's sandbox runs as its own uid.)"""
+    """A free slot of this worker process (each slot's sandbox runs as its own uid)."""
     with _SLOT_LOCK:
         local = _FREE_SLOTS.pop() if _FREE_SLOTS else len(_TAKEN)
         _TAKEN.add(local)
-    return local, (os.getpid() % 100_000) * 16 + local % 16
+    return local, local  # sandbox.slot_uid makes it unique on the machine
 
 
 _TAKEN = set()

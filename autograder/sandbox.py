@@ -35,9 +35,18 @@ import numpy as np
 
 RUNNER = Path(__file__).with_name("runner.py")
 NOBODY = 65534
-# Run as root, sandbox slot k runs as uid SLOT_UID_BASE + k: uids with no account and no
-# files anywhere, so nothing outside the sandbox is theirs to read or write.
+# Run as root, each sandbox slot of each grader process runs as its own uid with no
+# account and no files anywhere, so nothing outside the sandbox is its to read or write,
+# and the process-count limit (counted per uid across the machine) of one sandbox never
+# blocks another, even one of another grader run on the same machine.
 SLOT_UID_BASE = 1_900_000_000
+SLOTS_PER_PROCESS = 64
+
+
+def slot_uid(slot, pid=None):
+    """The uid of ``slot`` in the grader process ``pid`` (default: this one)."""
+    pid = os.getpid() if pid is None else pid
+    return SLOT_UID_BASE + (pid % 1_000_000) * SLOTS_PER_PROCESS + slot % SLOTS_PER_PROCESS
 WORKDIR = "/sandbox"  # where the scratch folder appears inside the sandbox
 
 
@@ -295,12 +304,13 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
         packages: (package_name, source_folder, [file, ...]) copied into the sandbox's
             import path, e.g. the parts of the course library a problem set may use.
         sandboxed: False runs the trusted reference answer without Bubblewrap.
-        slot: the worker slot running this job (0, 1, ...); run as root, it picks the uid.
+        slot: the worker slot running this job (0, 1, ...); run as root, it picks the uid
+            (see slot_uid).
 
     Returns: :class:`RunResult`.
     """
     mode = sandbox_mode() if sandboxed else "none"
-    uid = SLOT_UID_BASE + slot if mode == "bwrap-root" else NOBODY
+    uid = slot_uid(slot) if mode == "bwrap-root" else NOBODY
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         scratch = Path(tmp) / "job"
         (scratch / "inputs").mkdir(parents=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from grading_helpers import FIXTURES, ROOT
 
-from autograder.sandbox import SLOT_UID_BASE, Limits, run_job, sandbox_mode
+from autograder.sandbox import SLOT_UID_BASE, Limits, run_job, sandbox_mode, slot_uid
 
 PROBES = '''
 import numpy as np
@@ -62,7 +62,8 @@ def test_cannot_see_solutions_other_submissions_or_the_gradebook(snoop):
 def test_runs_unprivileged_with_a_private_writable_scratch_only(snoop):
     """As root, slot 0 runs as its own uid with no account; otherwise as nobody."""
     report, _ = snoop
-    assert report["uid"] == (SLOT_UID_BASE if os.geteuid() == 0 else 65534)
+    assert report["uid"] == (slot_uid(0) if os.geteuid() == 0 else 65534)
+    assert report["uid"] >= SLOT_UID_BASE or os.geteuid() != 0
     assert report["write_scratch"] is True
     assert report["write_venv"] is False
     assert not os.path.exists(os.path.join(os.sys.prefix, "pwned"))

@@ -1,0 +1,64 @@
+"""The class report: plots, who needs attention, near-identical answers, escaping."""
+
+import json
+import shutil
+
+from grading_helpers import FIXTURES, run_cli
+
+PERFECT = FIXTURES / "submitted/perfect/fx01_tiny/fx01_tiny.ipynb"
+ANSWERS = {  # grade_id of the answer cell -> new source, per student
+    "copy_b": {  # perfect's code with other names and comments: still a copy
+        "relu-forward-code": "def relu_forward(x):\n    # my own work\n"
+                             "    return np.maximum(0, x), x",
+        "relu-backward-code": "def relu_backward(dout, cache):\n    inp = cache  # saved\n"
+                              "    return dout * (inp > 0)",
+    },
+    "distinct_1": {
+        "relu-forward-code": "def relu_forward(x):\n    out = np.where(x > 0, x, 0.0)\n"
+                             "    return out, x",
+        "relu-backward-code": "def relu_backward(dout, cache):\n    mask = cache > 0\n"
+                              "    dx = np.zeros_like(dout)\n    dx[mask] = dout[mask]\n"
+                              "    return dx",
+        "mean-answer-code": "squares = [k * k for k in range(1, 11)]\n"
+                            "mean_of_squares = sum(squares) / len(squares)",
+    },
+    "distinct_2": {
+        "relu-forward-code": "def relu_forward(x):\n    return x * (x > 0), x.copy()",
+        "relu-backward-code": "def relu_backward(dout, cache):\n"
+                              "    return np.where(cache > 0, dout, 0.0)",
+        "mean-answer-code": "mean_of_squares = 385 / 10",
+    },
+}
+
+
+def make_class(folder):
+    nb = json.loads(PERFECT.read_text())
+    for sid in ("copy_a", "x<script>alert(1)"):
+        (folder / sid / "fx01_tiny").mkdir(parents=True)
+        shutil.copy(PERFECT, folder / sid / "fx01_tiny/fx01_tiny.ipynb")
+    for sid, answers in ANSWERS.items():
+        mine = json.loads(json.dumps(nb))
+        for cell in mine["cells"]:
+            gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            if gid in answers:
+                cell["source"] = answers[gid]
+        (folder / sid / "fx01_tiny").mkdir(parents=True)
+        (folder / sid / "fx01_tiny/fx01_tiny.ipynb").write_text(json.dumps(mine))
+    shutil.copytree(FIXTURES / "submitted/blank", folder / "blank")
+
+
+def test_report_flags_copies_not_independent_work_and_escapes(tmp_path):
+    submitted = tmp_path / "submitted"
+    make_class(submitted)
+    done = run_cli("grade", "fx01", submitted, "--course-root", FIXTURES / "course",
+                   "--course-dir", tmp_path / "course", "--quiet")
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "course/fx01_tiny/report.html").read_text()
+    pairs = page.split("Near-identical answers")[1]
+    assert "<td>copy_a</td><td>copy_b</td>" in pairs
+    assert "distinct_1" not in pairs and "distinct_2" not in pairs
+    assert "blank" not in pairs  # the untouched stub has no answer to compare
+    attention = page.split("Needs attention")[1].split("Near-identical")[0]
+    assert "<td>blank</td><td>errors</td>" in attention and "distinct_1" not in attention
+    assert page.count("<img alt='plot' src='data:image/png;base64,") == 3
+    assert "<script>" not in page and "x&lt;script&gt;alert(1)" in page
