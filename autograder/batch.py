@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder import assignment as assignments
-from autograder import feedback, report
+from autograder import canvas, feedback, report
 from autograder.errors import GraderError, SubmissionError
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
@@ -170,11 +170,17 @@ class _Slots:
 
 def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_url=None,
                 sandboxed=True, echo=print, progress=True, workers=None, force=False,
-                scheduler=None, late_config=None):
+                scheduler=None, late_config=None, canvas_column=None):
     a = assignments.load(name, checks_root)
     out_dir = Path(course_dir).resolve() / a.name
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    canvas_rows = canvas.read_roster(roster) if roster else None
+    if Path(submissions_dir).suffix.lower() == ".zip":
+        folder = out_dir / "canvas-submissions"
+        for problem in canvas.unpack(submissions_dir, folder, canvas_rows):
+            echo(f"note: {problem}")
+        submissions_dir = folder
     submissions = discover(submissions_dir, a.name, a.notebook.name)
     ids = list(submissions)
     if roster:
@@ -241,6 +247,9 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
     write_csv_atomically(csv_path, csv_columns(a), rows)
     ordered = [results[sid] for sid in ids]
     _write_report(out_dir, a, ordered, rows, lateness, submissions, sandbox)
+    if canvas_rows is not None or canvas_column:
+        canvas.write_grades(out_dir / "canvas_grades.csv", canvas_column or a.name,
+                            {r["student_id"]: r for r in rows}, canvas_rows, a.max_points)
     if reference is not None:
         feedback.write(out_dir / "reference.json", json.dumps({
             "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,

@@ -48,7 +48,7 @@ def cmd_grade(args):
     outcome = grade_batch(args.assignment, args.submissions, course_dir, checks,
                           roster=args.roster, db_url=args.db, progress=not args.quiet,
                           workers=args.workers, force=args.force, scheduler=args.scheduler,
-                          late_config=args.late_config)
+                          late_config=args.late_config, canvas_column=args.canvas_column)
     if outcome.sandbox.startswith("NONE"):
         print("WARNING: no sandbox (bubblewrap) was available: submissions ran unconfined. "
               "Install Debian's bubblewrap before grading for credit.", file=sys.stderr)
@@ -65,6 +65,8 @@ def cmd_grade(args):
     print(f"grades    : {outcome.csv_path}")
     print(f"feedback  : {outcome.out_dir / 'feedback'}")
     print(f"report    : {outcome.out_dir / 'report.html'}")
+    if (outcome.out_dir / "canvas_grades.csv").exists():
+        print(f"canvas    : {outcome.out_dir / 'canvas_grades.csv'}")
     print(f"gradebook : {outcome.db_url}")
     return 0
 
@@ -95,8 +97,9 @@ def build_parser():
                        description="Grade every submission with the trusted checks; write "
                                    "the gradebook, feedback pages and grades.csv.")
     p.add_argument("assignment", help="e.g. ps01 or ps01_fully_connected")
-    p.add_argument("submissions", help="nbgrader submitted/ tree, or a folder of "
-                                       "<student_id>.ipynb files")
+    p.add_argument("submissions", help="nbgrader submitted/ tree, a folder of "
+                                       "<student_id>.ipynb files, or a Canvas "
+                                       "submissions zip")
     p.add_argument("--roster", help="CSV with a student_id column; absent students are "
                                     "listed as missing")
     p.add_argument("--course-dir", help="working folder for results (default: ./course)")
@@ -110,6 +113,10 @@ def build_parser():
                    help="grade on this Dask distributed cluster instead of locally; the "
                         "workers need this project's environment and bubblewrap, not this "
                         "machine's files")
+    p.add_argument("--canvas-column", metavar="NAME",
+                   help="write canvas_grades.csv with the totals in this column, named as "
+                        "in Canvas, e.g. 'PS1 (123456)' (written anyway, as the set's "
+                        "name, with a Canvas roster)")
     p.add_argument("--late-config", metavar="late.toml",
                    help="due date, extensions and late penalty (default: "
                         "<course-dir>/<assignment>/late.toml if it exists)")

@@ -43,7 +43,8 @@ def discover(folder, assignment_name, notebook_name):
 
 
 def read_roster(path):
-    """Student ids from a CSV roster: the ``student_id`` column (or ``id``, or the first)."""
+    """Student ids from a CSV roster: the ``student_id`` column (or ``id``, or the first),
+    or from a Canvas gradebook export (see autograder.canvas)."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -52,6 +53,13 @@ def read_roster(path):
         raise GraderError(f"cannot read roster {path}: {exc}") from exc
     if not rows:
         raise GraderError(f"roster {path} is empty")
+    from autograder import canvas
+
+    if canvas.is_canvas_roster(rows[0]):
+        ids = [canvas.student_id(r) for r in canvas.read_roster(path)]
+        if len(set(ids)) != len(ids):
+            raise GraderError(f"roster {path} lists a student twice")
+        return ids
     header = [h.strip().lower() for h in rows[0]]
     column = next((header.index(h) for h in ("student_id", "id") if h in header), None)
     body = rows[1:] if column is not None else rows

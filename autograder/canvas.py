@@ -1,0 +1,138 @@
+"""Canvas in and out: a bulk-download zip of submissions, a Canvas roster, and a
+gradebook CSV Canvas can import.
+
+**Zip.** Canvas's "Download Submissions" names each file
+``<lastfirst>_<user id>_<submission id>_<file name>``, with ``LATE_`` after the name for
+a late submission (``doejane_LATE_1234_567890_ps01.ipynb``) and ``-1``, ``-2``... before the
+extension of a resubmitted file. Only such ``.ipynb`` entries are taken; anything else
+(folders, other files, names that try to climb out with ``../``) is reported and skipped.
+Each notebook is written as ``<student id>.ipynb`` into a flat folder, with the time Canvas
+stored in the zip as its modification time (the submission time late work uses).
+
+**Roster.** A Canvas gradebook export: columns ``Student, ID, SIS User ID, SIS Login ID,
+Section`` (then assignments), and a ``Points Possible`` row under the header. ``ID`` is
+Canvas's user id, the number in the zip's file names; the student id used in grades.csv
+is the SIS Login ID, else the SIS User ID, else the Canvas id.
+
+**Out.** ``canvas_grades.csv``: the same five columns, the ``Points Possible`` row, and one
+column for the assignment holding each student's total, which Canvas's gradebook import
+matches by its header (name the column as it appears in Canvas, e.g. ``PS1 (123456)``,
+with ``--canvas-column``).
+"""
+
+import csv
+import io
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from autograder.errors import GraderError, printable
+from autograder.notebooks import MAX_NOTEBOOK_BYTES
+
+FILE_NAME = re.compile(
+    r"^(?P<name>[A-Za-z0-9-]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_"
+    r"(?P<file>[^/\\]+?)(?:-(?P<version>\d+))?\.ipynb$")
+COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+MAX_ZIP_ENTRIES = 20_000
+
+
+def is_canvas_roster(header):
+    return {"student", "id", "sis user id"} <= {h.strip().lower() for h in header}
+
+
+def read_roster(path):
+    """Rows of a Canvas roster as dicts with the five COLUMNS (``Points Possible`` and
+    blank rows left out), or None if the file is not a Canvas export."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraderError(f"cannot read roster {path}: {exc}") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or not is_canvas_roster(reader.fieldnames):
+        return None
+    rows = []
+    for row in reader:
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        name = row.get("Student", "")
+        if not row.get("ID") or "points possible" in name.lower():
+            continue
+        rows.append({c: row.get(c, "") for c in COLUMNS})
+    return rows
+
+
+def student_id(row):
+    return row["SIS Login ID"] or row["SIS User ID"] or row["ID"]
+
+
+def unpack(zip_path, dest, roster_rows=None):
+    """Write the zip's notebooks as ``dest/<student id>.ipynb``; return the problems
+    found (one line each). The newest submission of each student is kept."""
+    by_canvas_id = {r["ID"]: student_id(r) for r in roster_rows or []}
+    problems, chosen = [], {}
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise GraderError(f"{zip_path} is not a readable zip file: {exc}") from exc
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_ZIP_ENTRIES:
+            raise GraderError(f"{zip_path} has {len(infos)} entries; at most "
+                              f"{MAX_ZIP_ENTRIES} are read")
+        for info in infos:
+            name = info.filename
+            if info.is_dir():
+                continue
+            match = FILE_NAME.match(name)
+            if "/" in name or "\\" in name or not match:
+                problems.append(f"skipped {printable(name, 120)}: not a Canvas notebook "
+                                "file name")
+                continue
+            if info.file_size > MAX_NOTEBOOK_BYTES:
+                problems.append(f"skipped {printable(name, 120)}: "
+                                f"{info.file_size / 1024**2:.0f} MB")
+                continue
+            user = match["user"]
+            sid = by_canvas_id.get(user)
+            if sid is None:
+                sid = f"{match['name']}_{user}"
+                if roster_rows is not None:
+                    problems.append(f"{printable(name, 120)}: Canvas user {user} is not on "
+                                    f"the roster; graded as {sid}")
+            key = (int(match["submission"]), int(match["version"] or 0), info.date_time)
+            if sid not in chosen or key > chosen[sid][0]:
+                chosen[sid] = (key, info)
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=Path(dest).parent, prefix=".canvas-"))
+        try:
+            for sid, (_, info) in chosen.items():
+                target = tmp / f"{sid}.ipynb"
+                with archive.open(info) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                when = datetime(*info.date_time, tzinfo=UTC).timestamp()
+                os.utime(target, (when, when))
+            if Path(dest).exists():
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return problems
+
+
+def write_grades(path, column, rows, roster_rows, points_possible):
+    """canvas_grades.csv for Canvas's gradebook import. ``rows``: grades.csv rows by
+    student id; students on the roster without a row get an empty cell."""
+    from autograder.gradebook import write_csv_atomically
+
+    roster_rows = roster_rows or [{"Student": sid, "ID": "", "SIS User ID": "",
+                                   "SIS Login ID": sid, "Section": ""} for sid in rows]
+    out = [{**{c: "" for c in COLUMNS}, "Student": "Points Possible",
+            column: f"{points_possible:g}"}]
+    for r in roster_rows:
+        grades = rows.get(student_id(r))
+        out.append({**r, column: "" if grades is None else grades["total"]})
+    write_csv_atomically(path, [*COLUMNS, column], out)
