@@ -39,6 +39,7 @@ from autograder.results import (
     load_reference,
     save_reference,
 )
+from autograder.review import save_last_run
 from autograder.sandbox import kill_all_running
 from autograder.submissions import discover, read_roster
 
@@ -175,6 +176,10 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
     out_dir = Path(course_dir).resolve() / a.name
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    run_arguments = {"submissions": str(Path(submissions_dir).resolve()),
+                     "roster": str(Path(roster).resolve()) if roster else None,
+                     "db_url": db_url, "late_config": str(Path(late_config).resolve())
+                     if late_config else None, "canvas_column": canvas_column}
     canvas_rows = canvas.read_roster(roster) if roster else None
     if Path(submissions_dir).suffix.lower() == ".zip":
         folder = out_dir / "canvas-submissions"
@@ -182,6 +187,7 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             echo(f"note: {problem}")
         submissions_dir = folder
     submissions = discover(submissions_dir, a.name, a.notebook.name)
+    save_last_run(out_dir, notebooks=str(Path(submissions_dir).resolve()), **run_arguments)
     ids = list(submissions)
     if roster:
         listed = read_roster(roster)

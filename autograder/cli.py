@@ -71,6 +71,31 @@ def cmd_grade(args):
     return 0
 
 
+def cmd_review(args):
+    from autograder import review
+    from autograder.batch import grade_batch
+
+    root = Path(args.course_root) if args.course_root else find_course_root()
+    checks = Path(args.checks) if args.checks else root / "solutions"
+    course_dir = Path(args.course_dir) if args.course_dir else root / "course"
+    if args.action == "export":
+        folder, n = review.export(args.assignment, checks, course_dir)
+        print(f"{n} answers to grade by hand: {folder / 'review.html'}")
+        print(f"fill in the score column of {folder / 'review.csv'}, then run "
+              f"`autograder review import {args.assignment} {folder / 'review.csv'}`")
+        return 0
+    if not args.sheet:
+        raise GraderError("review import needs the filled-in review.csv")
+    n, run = review.import_scores(args.assignment, checks, course_dir, args.sheet)
+    print(f"{n} hand-graded scores written to the gradebook; updating grades.csv ...")
+    outcome = grade_batch(args.assignment, run["submissions"], course_dir, checks,
+                          roster=run["roster"], db_url=run["db_url"], progress=False,
+                          late_config=run["late_config"], canvas_column=run["canvas_column"],
+                          echo=lambda *a: None)
+    print(f"grades    : {outcome.csv_path}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="autograder",
@@ -124,6 +149,20 @@ def build_parser():
                    help="regrade everyone, even submissions unchanged since the last run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_grade)
+
+    p = sub.add_parser("review", help="hand grading: export the derivations, import scores",
+                       description="export: write review.csv and review.html with every "
+                                   "hand-graded answer of the last graded batch; import: "
+                                   "check a filled-in review.csv, write its scores into "
+                                   "the gradebook and update grades.csv.")
+    p.add_argument("action", choices=["export", "import"])
+    p.add_argument("assignment", help="e.g. ps01")
+    p.add_argument("sheet", nargs="?", help="import: the filled-in review.csv")
+    p.add_argument("--course-dir", help="working folder of `autograder grade` "
+                                        "(default: ./course)")
+    p.add_argument("--checks", help="folder of problem sets (default: solutions/)")
+    p.add_argument("--course-root", help="the course repository (default: found upwards)")
+    p.set_defaults(run=cmd_review)
     return parser
 
 

@@ -1,0 +1,148 @@
+"""Hand grading round trip: derivation cells out to a review sheet, scores back in.
+
+``autograder review export ps01`` writes ``course/<set>/review/review.csv`` (one row per
+student and hand-graded cell: ``student_id, grade_id, max_points, score, answer``) and
+``review.html`` (the same answers to read, escaped). The grader fills in ``score``.
+``autograder review import ps01 review.csv`` checks every row first (known student and
+cell, a number from 0 to the cell's points; an empty score is skipped) and writes nothing
+if any row is wrong; otherwise it writes all scores into nbgrader's gradebook in one
+transaction and runs the last ``autograder grade`` of the set again, which reuses every
+saved result, so grades.csv, canvas_grades.csv, the feedback and the report show the new
+scores at once. nbgrader's formgrader works on the same gradebook.
+"""
+
+import csv
+import html
+import json
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from autograder import assignment as assignments
+from autograder.assignment import cell_source, nbgrader_cells
+from autograder.errors import GraderError, SubmissionError, printable
+from autograder.gradebook import write_csv_atomically
+from autograder.notebooks import read_notebook
+
+COLUMNS = ["student_id", "grade_id", "max_points", "score", "answer"]
+
+
+def last_run_file(out_dir):
+    return Path(out_dir) / "last-run.json"
+
+
+def save_last_run(out_dir, **arguments):
+    from autograder.results import write_atomically
+
+    write_atomically(last_run_file(out_dir), json.dumps(arguments, indent=1).encode())
+
+
+def load_last_run(out_dir):
+    try:
+        return json.loads(last_run_file(out_dir).read_text())
+    except (OSError, ValueError) as exc:
+        raise GraderError(f"no earlier `autograder grade` run found in {out_dir}: grade "
+                          "the set first") from exc
+
+
+def _answers(path, manual_ids):
+    """{grade_id: text of that cell} in a submitted notebook."""
+    try:
+        nb = read_notebook(path)
+    except SubmissionError:
+        return {}
+    return {meta.get("grade_id"): cell_source(cell) for cell, meta in nbgrader_cells(nb)
+            if meta.get("grade_id") in manual_ids}
+
+
+def export(name, checks_root, course_dir):
+    """Write review.csv and review.html; return the folder."""
+    from autograder.batch import pick_notebook
+    from autograder.submissions import discover
+
+    a = assignments.load(name, checks_root)
+    out_dir = Path(course_dir).resolve() / a.name
+    run = load_last_run(out_dir)
+    submissions = discover(run["notebooks"], a.name, a.notebook.name)
+    rows, sections = [], []
+    with Gradebook(run["db_url"]) as gb:
+        for sid, submission in submissions.items():
+            try:
+                path, _ = pick_notebook(submission, a)
+            except SubmissionError:
+                continue
+            answers = _answers(path, set(a.manual))
+            for gid, points in a.manual.items():
+                try:
+                    score = gb.find_grade(gid, a.notebook.stem, a.name, sid).manual_score
+                except MissingEntry:
+                    score = None
+                text = answers.get(gid, "(no cell with this grade_id: deleted?)")
+                rows.append({"student_id": sid, "grade_id": gid, "max_points": f"{points:g}",
+                             "score": "" if score is None else f"{score:g}", "answer": text})
+                sections.append(f"<h2>{html.escape(sid)} · <code>{html.escape(gid)}</code> "
+                                f"({points:g} points)</h2><pre>{html.escape(text)}</pre>")
+    folder = out_dir / "review"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv_atomically(folder / "review.csv", COLUMNS, rows)
+    (folder / "review.html").write_text(
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{a.name}: "
+        f"answers to grade by hand</title><style>pre {{ white-space: pre-wrap; "
+        f"background: #f6f6f6; padding: .6rem; }}</style></head><body><h1>{a.name}: "
+        f"answers to grade by hand</h1>{''.join(sections)}</body></html>", encoding="utf-8")
+    return folder, len(rows)
+
+
+def _check_rows(sheet, a, known_students):
+    """[(student, grade_id, score)] to write, or GraderError listing every bad row."""
+    try:
+        with open(sheet, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = {"student_id", "grade_id", "score"} - set(reader.fieldnames or [])
+            if missing:
+                raise GraderError(f"{sheet}: no column {', '.join(sorted(missing))}")
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraderError(f"cannot read {sheet}: {exc}") from exc
+    good, bad = [], []
+    for line, row in enumerate(rows, start=2):
+        sid, gid = (row.get("student_id") or "").strip(), (row.get("grade_id") or "").strip()
+        text = (row.get("score") or "").strip()
+        if not text:
+            continue
+        where = f"{sheet}:{line}: "
+        if sid not in known_students:
+            bad.append(where + f"unknown student {printable(sid, 60)!r}")
+        elif gid not in a.manual:
+            bad.append(where + f"{printable(gid, 60)!r} is not a hand-graded cell of {a.name}")
+        else:
+            try:
+                score = float(text)
+            except ValueError:
+                bad.append(where + f"score {printable(text, 30)!r} is not a number")
+                continue
+            if not 0 <= score <= a.manual[gid]:
+                bad.append(where + f"score {score:g} is outside 0..{a.manual[gid]:g}")
+            else:
+                good.append((sid, gid, score))
+    if bad:
+        raise GraderError(f"nothing imported; {len(bad)} bad row(s):\n" + "\n".join(bad))
+    return good
+
+
+def import_scores(name, checks_root, course_dir, sheet):
+    """Write a filled review sheet into the gradebook; return (scores written, run)."""
+    a = assignments.load(name, checks_root)
+    out_dir = Path(course_dir).resolve() / a.name
+    run = load_last_run(out_dir)
+    with Gradebook(run["db_url"]) as gb:
+        known = {s.student.id for s in gb.assignment_submissions(a.name)}
+        scores = _check_rows(sheet, a, known)
+        try:
+            for sid, gid, score in scores:
+                gb.find_grade(gid, a.notebook.stem, a.name, sid).manual_score = score
+            gb.db.commit()
+        except Exception:
+            gb.db.rollback()
+            raise
+    return len(scores), run
