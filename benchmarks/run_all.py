@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_mlp", "bench_cnn", "bench_conv", "bench_bn", "bench_lstm", "bench_grading",
-              "bench_dask", "bench_book_build"]
+BENCHMARKS = ["bench_mlp", "bench_cnn", "bench_conv", "bench_bn", "bench_lstm",
+              "bench_transformer", "bench_grading", "bench_dask", "bench_book_build"]
 
 
 def main(names):

@@ -285,3 +285,77 @@ class MLPBatchNorm:
     def predict(self, x, mode="test"):
         """Most likely class of each row of x (N, D), by default with running averages."""
         return self.scores(x, mode=mode)[0].argmax(axis=1)
+
+
+class TinyTransformer:
+    """An encoder-only Transformer that labels every position of a token sequence:
+    embedding + sinusoidal positions -> post-norm encoder blocks -> affine -> softmax per
+    position. Chapter 6.
+
+    Parameters: ``E`` (V, d) token embeddings; per block ``l`` the block's parameters with
+    the suffix ``_l`` (``Wq_0``, ..., see ``transformer_block_forward``); ``W_out`` (d, V),
+    ``b_out`` (V,).
+
+    Inputs:
+        vocab: V, the number of symbols (inputs and outputs).
+        d, n_heads, d_ff, n_blocks: model width, heads, feed-forward width, depth.
+        rng: numpy Generator for the initial weights.
+    """
+
+    def __init__(self, vocab, rng, d=32, n_heads=2, d_ff=64, n_blocks=2):
+        self.vocab, self.d, self.n_heads, self.n_blocks = vocab, d, n_heads, n_blocks
+
+        def init(n_in, n_out):
+            return rng.normal(0.0, np.sqrt(1.0 / n_in), size=(n_in, n_out))
+
+        self.params = {"E": rng.normal(0.0, 1.0, size=(vocab, d)),
+                       "W_out": init(d, vocab), "b_out": np.zeros(vocab)}
+        for l in range(n_blocks):
+            block = {"Wq": init(d, d), "Wk": init(d, d), "Wv": init(d, d), "Wo": init(d, d),
+                     "W1": init(d, d_ff), "W2": init(d_ff, d), "b1": np.zeros(d_ff),
+                     "gamma1": np.ones(d), "gamma2": np.ones(d)}
+            for name in ("bq", "bk", "bv", "bo", "b2", "beta1", "beta2"):
+                block[name] = np.zeros(d)
+            self.params.update({f"{k}_{l}": v for k, v in block.items()})
+
+    def _block(self, l):
+        return {k[: -len(f"_{l}")]: v for k, v in self.params.items() if k.endswith(f"_{l}")}
+
+    def scores(self, tokens, attention_maps=False):
+        """Scores (N, T, V) for integer tokens (N, T); with ``attention_maps`` also the
+        attention weights of every block, [(N, h, T, T), ...]. Returns (scores, caches)."""
+        from dlcourse.layers import positional_encoding, transformer_block_forward
+
+        n, t = tokens.shape
+        h = self.params["E"][tokens] + positional_encoding(t, self.d)  # (N, T, d)
+        caches = []
+        for l in range(self.n_blocks):
+            h, cache = transformer_block_forward(h, self._block(l), self.n_heads)
+            caches.append(cache)
+        s, out_cache = affine_forward(h.reshape(n * t, self.d), self.params["W_out"],
+                                      self.params["b_out"])
+        scores = s.reshape(n, t, self.vocab)
+        if attention_maps:
+            return scores, [c[0][3][3] for c in caches]
+        return scores, (tokens, caches, out_cache)
+
+    def loss(self, tokens, targets):
+        """Mean cross-entropy over all positions of targets (N, T), and every gradient."""
+        from dlcourse.layers import transformer_block_backward
+
+        n, t = tokens.shape
+        scores, (_, caches, out_cache) = self.scores(tokens)
+        loss, ds = softmax_loss(scores.reshape(n * t, self.vocab), targets.reshape(-1))
+        dh, grads_w, grads_b = affine_backward(ds, out_cache)
+        grads = {"W_out": grads_w, "b_out": grads_b}
+        dh = dh.reshape(n, t, self.d)
+        for l in reversed(range(self.n_blocks)):
+            dh, block_grads = transformer_block_backward(dh, caches[l])
+            grads.update({f"{k}_{l}": v for k, v in block_grads.items()})
+        grads["E"] = np.zeros_like(self.params["E"])
+        np.add.at(grads["E"], tokens, dh)  # each occurrence of a token adds its gradient
+        return loss, grads
+
+    def predict(self, tokens):
+        """The most likely symbol at every position, shape (N, T)."""
+        return self.scores(tokens)[0].argmax(axis=-1)

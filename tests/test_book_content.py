@@ -68,7 +68,7 @@ def graded_library_functions():
     """Course-library functions whose source the book must not print (a problem set
     grades them)."""
     from dlcourse import costs, gradcheck
-    from dlcourse.layers import activations, fc, losses, norm, rnn
+    from dlcourse.layers import activations, attention, fc, losses, norm, rnn
 
     return [fc.affine_forward, fc.affine_backward, activations.relu_backward,
             activations.sigmoid, activations.sigmoid_backward, losses.softmax_loss,
@@ -76,6 +76,10 @@ def graded_library_functions():
             # graded in ps04
             norm.batchnorm_forward, norm.batchnorm_backward, norm.spatial_batchnorm_forward,
             norm.spatial_batchnorm_backward,
+            # graded in ps06 (in preparation)
+            attention.attention_forward, attention.attention_backward,
+            attention.multi_head_attention_forward, attention.positional_encoding,
+            attention.transformer_block_forward,
             # graded in ps05
             rnn.rnn_step_forward, rnn.rnn_step_backward, rnn.rnn_forward, rnn.rnn_backward,
             rnn.clip_by_global_norm]

@@ -117,3 +117,18 @@ def test_transformer_block_backward_matches_centred_differences(rng):
     # post-norm: every output position is a layer-normalised vector, scaled and shifted
     np.testing.assert_allclose(((out - p["beta2"]) / p["gamma2"]).mean(axis=-1), 0,
                                atol=1e-10)
+
+
+def test_tiny_transformer_gradients_match_centred_differences(rng):
+    from dlcourse.gradcheck import eval_numerical_gradient
+    from dlcourse.models import TinyTransformer
+
+    model = TinyTransformer(5, rng, d=8, n_heads=2, d_ff=12, n_blocks=2)
+    x, y = rng.integers(0, 5, size=(3, 4)), rng.integers(0, 5, size=(3, 4))
+    _, grads = model.loss(x, y)
+    for name, value in model.params.items():
+        numeric = eval_numerical_gradient(lambda _: model.loss(x, y)[0], value)
+        if name.startswith("bk"):
+            assert np.abs(grads[name]).max() < 1e-12
+            continue
+        assert rel_error(grads[name], numeric) < 1e-5, name
