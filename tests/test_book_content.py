@@ -76,7 +76,7 @@ def graded_library_functions():
             # graded in ps04
             norm.batchnorm_forward, norm.batchnorm_backward, norm.spatial_batchnorm_forward,
             norm.spatial_batchnorm_backward,
-            # graded in ps06 (in preparation)
+            # graded in ps06
             attention.attention_forward, attention.attention_backward,
             attention.multi_head_attention_forward, attention.positional_encoding,
             attention.transformer_block_forward,
