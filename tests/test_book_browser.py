@@ -72,10 +72,16 @@ def page(browser, site):
     pg.route("**/*", route)
     pg.on("console", lambda m: m.type == "error" and pg.problems.append(f"console: {m.text}"))
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
+    # A request the browser abandons because the page navigated on (net::ERR_ABORTED,
+    # e.g. MathJax fonts still loading when a link is clicked) is not a fault of the site;
+    # a missing file answers with an error status and is caught below.
     pg.on(
         "requestfailed",
-        lambda r: r.url.startswith(site) and pg.problems.append(f"failed: {r.url}"),
+        lambda r: r.url.startswith(site) and "ERR_ABORTED" not in (r.failure or "")
+        and pg.problems.append(f"failed: {r.url} ({r.failure})"),
     )
+    pg.on("response", lambda r: r.url.startswith(site) and r.status >= 400
+          and pg.problems.append(f"HTTP {r.status}: {r.url}"))
     yield pg
     context.close()
 
