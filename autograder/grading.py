@@ -260,6 +260,10 @@ def _run_status(run, n_cells, limits):
     if any("CPU time" in n for n in notes) or any(
             e.get("event") == "part-killed" for e in run.log):
         return "timeout", notes
+    raised = {str(e.get("grade_id")) for e in run.log if e.get("event") == "probe-error"}
+    if raised:
+        notes.append(f"your code raised an error in {len(raised)} graded "
+                     f"part{'s' if len(raised) > 1 else ''} (see each part)")
     return ("errors" if notes else "ok"), notes
 
 

@@ -6,6 +6,7 @@ Needs `make book` first (`make test` does it).
 import ast
 import inspect
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,7 @@ def test_chapters_show_no_errors_or_tracebacks(pages):
 
 def _code_lines(source, min_len=14):
     """Distinctive lines of a function body: code, not docstrings or comments."""
+    source = textwrap.dedent(source)  # a method's source is indented
     tree = ast.parse(source)
     func = tree.body[0]
     body = func.body[1:] if ast.get_docstring(func) else func.body
@@ -67,7 +69,7 @@ def _code_lines(source, min_len=14):
 def graded_library_functions():
     """Course-library functions whose source the book must not print (a problem set
     grades them)."""
-    from dlcourse import costs, gradcheck
+    from dlcourse import costs, gradcheck, nas
     from dlcourse.layers import activations, attention, fc, losses, norm, rnn
 
     return [fc.affine_forward, fc.affine_backward, activations.relu_backward,
@@ -80,6 +82,9 @@ def graded_library_functions():
             attention.attention_forward, attention.attention_backward,
             attention.multi_head_attention_forward, attention.positional_encoding,
             attention.transformer_block_forward,
+            # graded in ps07
+            nas.macro_space_size, nas.micro_cell_count, nas.kendall_tau,
+            nas.Controller.update,
             # graded in ps05
             rnn.rnn_step_forward, rnn.rnn_step_backward, rnn.rnn_forward, rnn.rnn_backward,
             rnn.clip_by_global_norm]
