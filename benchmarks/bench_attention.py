@@ -3,23 +3,15 @@ in float64 against NumPy's matrix multiplies of the same shapes (the four projec
 forward and their backward products; per head Q K^T, A V and their backward products),
 one BLAS thread, in the same run. Prints the fraction of the matmul speed reached."""
 
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from timing import best_of
 
 from dlcourse.layers import multi_head_attention_backward, multi_head_attention_forward
 
 N, T, D, H = 32, 128, 64, 4
 
-
-def best_of(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main():

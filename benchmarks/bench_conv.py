@@ -8,10 +8,10 @@ Side by side in one run, float64:
   matmul time / our time (1.0 would mean im2col's reshaping costs nothing).
 """
 
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_info
+from timing import best_of
 
 from dlcourse.layers import (
     conv_backward_im2col,
@@ -22,14 +22,6 @@ from dlcourse.layers import (
 
 N, C, H, W, F, K = 64, 16, 32, 32, 32, 3
 
-
-def best_of(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main():

@@ -16,25 +16,17 @@ Side by side in one run, BLAS pinned to one thread (threadpoolctl):
 """
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
+from timing import best_of
 
 from dlcourse.layers import lstm_backward, lstm_forward
 
 N, T, D, H = 32, 50, 64, 128
 RESULT = Path(__file__).resolve().parents[1] / "experiments" / "results" / "long_range.json"
 
-
-def best_of(fn, repeat=7):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def stepwise_products(x, h, da, Wx, Wh):
