@@ -54,3 +54,32 @@ def rel_error(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def check_gradient(name, analytic, numerical, bound=1e-7):
+    """Print how far an analytic gradient is from a numerical one; fail above ``bound``.
+
+    The book's chapters call this after every derivation. It prints one short line (it must
+    fit the book's narrowest code column, 78 characters): the relative error of
+    :func:`rel_error`, the bound it must stay under, and the largest absolute difference,
+    which tells a real error from a relative error inflated by entries near zero.
+
+    Inputs:
+        name: what is checked, e.g. "dx"; at most about 24 characters.
+        analytic, numerical: arrays of one shape.
+        bound: the largest acceptable relative error.
+
+    Returns:
+        the relative error (float).
+    """
+    analytic = np.asarray(analytic, dtype=np.float64)
+    numerical = np.asarray(numerical, dtype=np.float64)
+    if analytic.shape != numerical.shape:
+        raise ValueError(f"{name}: analytic gradient has shape {analytic.shape}, "
+                         f"numerical {numerical.shape}")
+    err = rel_error(analytic, numerical)
+    diff = float(np.max(np.abs(analytic - numerical))) if analytic.size else 0.0
+    print(f"{name:<24} rel. error {err:7.1e} (< {bound:.0e}); abs. diff {diff:.0e}")
+    if not err < bound:
+        raise AssertionError(f"{name}: relative error {err:.1e} exceeds {bound:.0e}")
+    return err
