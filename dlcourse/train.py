@@ -23,7 +23,9 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_confi
 
     Inputs:
         model: e.g. :class:`dlcourse.models.MLP`.
-        data: dict with x_train, y_train, x_test, y_test (see ``dlcourse.data``).
+        data: dict with x_train, y_train and either x_val, y_val (a validation set) or
+            x_test, y_test (see ``dlcourse.data``). With a validation set the curves are
+            measured on it and the test set is never looked at during training.
         rng: numpy Generator for the shuffling.
         epochs, batch_size: passes over the data, rows per step.
         update: "sgd", "sgd_momentum" or "adam".
@@ -33,13 +35,15 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_confi
             should not trust; chapter 4).
 
     Returns:
-        history: dict of lists: ``loss`` (one per step), ``train_acc`` and ``test_acc``
-        (one per epoch, measured after it).
+        history: dict of lists: ``loss`` (one per step), ``train_acc`` and ``val_acc``
+        (with a validation set) or ``test_acc`` (without), one per epoch, measured after
+        it.
     """
     step = UPDATE_RULES[update]
     configs = {name: dict(optim_config or {}) for name in model.params}
     x, y = data["x_train"], data["y_train"]
-    history = {"loss": [], "train_acc": [], "test_acc": []}
+    held_out = "val" if "x_val" in data else "test"
+    history = {"loss": [], "train_acc": [], f"{held_out}_acc": []}
     for _ in range(epochs):
         order = rng.permutation(len(x))
         for start in range(0, len(x), batch_size):
@@ -51,5 +55,6 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_confi
             for name, w in model.params.items():
                 model.params[name], configs[name] = step(w, grads[name], configs[name])
         history["train_acc"].append(accuracy(model, x, y))
-        history["test_acc"].append(accuracy(model, data["x_test"], data["y_test"]))
+        history[f"{held_out}_acc"].append(
+            accuracy(model, data[f"x_{held_out}"], data[f"y_{held_out}"]))
     return history

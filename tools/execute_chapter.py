@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from myst_nb.core.read import read_myst_markdown_notebook
 import nbformat
+from myst_nb.core.read import read_myst_markdown_notebook
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
