@@ -41,8 +41,14 @@ $(PG):  # the PostgreSQL gradebook test starts a throwaway server
 	$(SUDO) apt-get update -q
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
 
+# A failed build leaves _build/.failed; the next build then starts from a fresh Sphinx
+# environment (executed notebooks stay in the cache), so no page that warned is skipped as
+# unchanged. (book/_ext/course_book.py re-runs failed notebooks in any build.)
 book: $(STAMP)  ## build the book into _build/html (notebooks executed, cached)
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	@if [ -e _build/.failed ]; then echo "last build failed: rebuilding every page"; \
+	  rm -rf _build/html _build/.doctrees _build/.failed; fi
+	@$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going \
+	  || { mkdir -p _build && touch _build/.failed; exit 1; }
 	@echo "Open _build/html/index.html"
 
 book-clean:  ## remove the built book and its execution cache

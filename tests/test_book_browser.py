@@ -138,3 +138,38 @@ def test_search_finds_chapter1(page, site):
     hrefs = results.evaluate_all("as => as.map(a => a.getAttribute('href'))")
     assert any("ch01_fully_connected" in h for h in hrefs), hrefs
     assert page.problems == []
+
+
+def _toc_pages():
+    import yaml
+
+    toc = yaml.safe_load((BUILD.parents[1] / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        for chapter in part["chapters"]:
+            files.append(chapter["file"])
+            files += [s["file"] for s in chapter.get("sections", [])]
+    return files
+
+
+@pytest.mark.parametrize("width", [800, 1300, 1920])
+def test_no_page_overflows_its_column(browser, site, width):
+    """No equation, code block, output, table or image is clipped or scrolls sideways on
+    any page, at a narrow, a medium (both sidebars: the narrowest column) and a wide
+    window."""
+    import sys
+
+    sys.path.insert(0, str(BUILD.parents[1] / "tools"))
+    from page_overflow import overflows
+
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site) else r.abort())
+    found = {}
+    for page_file in _toc_pages():
+        problems = overflows(pg, f"{site}{page_file}.html", width)
+        if problems:
+            found[page_file] = problems
+    context.close()
+    report = "\n".join(f"{name}: {p}" for name, ps in found.items() for p in ps)
+    assert found == {}, f"at {width} px:\n{report}"

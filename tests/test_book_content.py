@@ -49,6 +49,67 @@ def test_chapters_show_no_errors_or_tracebacks(pages):
         assert "Traceback (most recent call last)" not in text, path
 
 
+def chapter_pages():
+    return sorted((HTML / "book").glob("ch*.html"))
+
+
+def soup_of(path):
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+@pytest.mark.parametrize("path", chapter_pages(), ids=lambda p: p.stem)
+def test_every_glued_number_is_on_the_page(path):
+    """A glued value that rendered empty (its cell failed or glued nothing) is a blank in
+    a sentence: "solved it in  of  seeds"."""
+    soup = soup_of(path)
+    pasted = soup.select(".pasted-text, .pasted-inline")
+    empty = [str(el.parent)[:120] for el in pasted if not el.get_text(strip=True)]
+    assert empty == [], f"{path.name}: empty glued values in {empty}"
+    # A key that was never glued renders as nothing at all: count roles against values.
+    source = (ROOT / "book" / f"{path.stem}.md").read_text(encoding="utf-8")
+    roles = len(re.findall(r"\{glue(?::text)?\}`", source))
+    assert len(pasted) == roles, (
+        f"{path.name}: the source pastes {roles} glued values, the page shows {len(pasted)}")
+
+
+@pytest.mark.parametrize("path", chapter_pages(), ids=lambda p: p.stem)
+def test_every_figure_has_a_number_a_caption_and_alt_text(path):
+    soup = soup_of(path)
+    images = soup.select("article img")
+    assert images, f"{path.name} has no figures"
+    for img in images:
+        src = img.get("src", "")
+        figure = img.find_parent("figure")
+        assert figure is not None, f"{path.name}: {src} is not in a captioned figure"
+        number = figure.select_one("figcaption .caption-number")
+        assert number is not None and re.match(r"Fig\. \d+\.\d+", number.get_text()), (
+            f"{path.name}: {src} has no figure number")
+        caption = figure.select_one("figcaption").get_text(" ", strip=True)
+        assert len(caption) > len(number.get_text()) + 20, f"{path.name}: {src}: {caption!r}"
+        alt = img.get("alt", "")
+        assert len(alt) >= 20 and not re.search(r"\.(png|svg|jpg)|_images", alt), (
+            f"{path.name}: {src} has alt text {alt!r}: say what the figure shows")
+        # The text refers to the figure: some link on the page points at its anchor.
+        anchor = figure.get("id")
+        assert anchor and soup.select(f'a[href="#{anchor}"]'), (
+            f"{path.name}: figure {number.get_text()} ({anchor}) is never referred to")
+
+
+MAX_CODE_COLUMNS = 78  # the narrowest code column: 700 px at 1300 px, 8.4 px per character
+
+
+@pytest.mark.parametrize("path", chapter_pages(), ids=lambda p: p.stem)
+def test_code_lines_fit_the_column(path):
+    """Source shown on a page (code cells and printed library code) never scrolls."""
+    soup = soup_of(path)
+    long = []
+    for pre in soup.select("article div.highlight pre"):
+        if pre.find_parent(class_="cell_output"):
+            continue  # outputs wrap (custom.css)
+        long += [ln for ln in pre.get_text().splitlines() if len(ln) > MAX_CODE_COLUMNS]
+    assert long == [], f"{path.name}: {len(long)} code lines over {MAX_CODE_COLUMNS}: {long[:3]}"
+
+
 def _code_lines(source, min_len=14):
     """Distinctive lines of a function body: code, not docstrings or comments."""
     source = textwrap.dedent(source)  # a method's source is indented

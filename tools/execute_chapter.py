@@ -26,9 +26,16 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Run first in every kernel: which BLAS kernel and thread count NumPy really uses.
+PROBE = ("import numpy as _np, threadpoolctl as _t\n"
+         "_b = [i for i in _t.threadpool_info() if i['user_api'] == 'blas'][0]\n"
+         "print('BLAS:', _b.get('architecture'), _b['num_threads'])")
+
+
 def execute(path, env, out_dir, timeout=600):
-    """Run one chapter; return (seconds, error text or None)."""
+    """Run one chapter; return (seconds, error text or None, BLAS kernel and threads)."""
     nb = read_myst_markdown_notebook(path.read_text(encoding="utf-8"), path=str(path))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
@@ -51,10 +58,13 @@ def execute(path, env, out_dir, timeout=600):
             else:
                 os.environ[k] = v
     seconds = time.perf_counter() - start
+    probe = nb.cells.pop(0)
+    blas = "".join(o.get("text", "") for o in probe.get("outputs", [])).strip()
+    blas = blas.removeprefix("BLAS: ").replace(" ", ", ", 1) + " threads"
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out_dir / (path.stem + ".ipynb"))
-    return seconds, error
+    return seconds, error, blas
 
 
 def main(argv=None):
@@ -73,9 +83,10 @@ def main(argv=None):
     setting = ", ".join(f"{k}={v}" for k, v in env.items()) or "default BLAS setup"
     failed = 0
     for chapter in args.chapters:
-        seconds, error = execute(chapter.resolve(), env, args.out)
+        seconds, error, blas = execute(chapter.resolve(), env, args.out)
         status = "ok" if error is None else f"FAILED: {error}"
-        print(f"{chapter} ({setting}): {seconds:.1f} s, {status}", flush=True)
+        print(f"{chapter} ({setting}; BLAS kernel {blas}): {seconds:.1f} s, {status}",
+              flush=True)
         failed += error is not None
     return 1 if failed else 0
 
