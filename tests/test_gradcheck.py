@@ -33,3 +33,18 @@ def test_rel_error_is_scale_free_and_flags_a_wrong_gradient(rng):
     assert abs(rel_error(a, 2 * a) - 1 / 3) < 1e-12
     # Both tiny: the 1e-8 floor keeps the ratio from exploding.
     assert rel_error(np.array([1e-12]), np.array([0.0])) <= 1e-4
+
+
+def test_check_gradient_prints_one_short_line_and_fails_above_the_bound(capsys):
+    import pytest
+
+    from dlcourse.gradcheck import check_gradient
+
+    a = np.array([1.0, 2.0, 3.0])
+    assert check_gradient("dx", a, a + 1e-12) < 1e-10
+    line = capsys.readouterr().out.rstrip("\n")
+    assert "\n" not in line and len(line) <= 78 and line.startswith("dx")
+    with pytest.raises(AssertionError, match="exceeds 1e-07"):
+        check_gradient("dw", a, a * 1.001)
+    with pytest.raises(ValueError, match="shape"):
+        check_gradient("db", a, a[:2])
