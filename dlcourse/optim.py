@@ -30,8 +30,8 @@ def sgd_momentum(w, dw, config):
 def adam(w, dw, config):
     """Adam (Kingma & Ba, 2015): moment estimates with bias correction.
 
-    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8), and the
-    state m, v (shape of w) and t (step count).
+    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon
+    (1e-8), and the state m, v (shape of w) and t (step count).
     """
     config.setdefault("learning_rate", 1e-3)
     config.setdefault("beta1", 0.9)
@@ -45,7 +45,8 @@ def adam(w, dw, config):
     m_hat = m / (1 - config["beta1"] ** t)
     v_hat = v / (1 - config["beta2"] ** t)
     config.update(m=m, v=v, t=t)
-    return w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"]), config
+    denominator = np.sqrt(v_hat) + config["epsilon"]
+    return w - config["learning_rate"] * m_hat / denominator, config
 
 
 UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "adam": adam}

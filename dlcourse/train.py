@@ -13,31 +13,34 @@ def accuracy(model, x, y, batch_size=1000):
     return float(np.mean(pred == y))
 
 
-def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_config=None,
-          drop_last=False):
-    """Train ``model`` (anything with ``params``, ``loss`` and ``predict``) on ``data``.
+def train(model, data, rng, epochs=20, batch_size=64, update="adam",
+          optim_config=None, drop_last=False):
+    """Train ``model`` (anything with ``params``, ``loss``, ``predict``).
 
-    Each epoch visits the training set once in a fresh random order, in mini-batches;
-    after each batch every parameter takes one step of the update rule, with its own
-    copy of ``optim_config`` (so momentum or Adam state is per parameter).
+    Each epoch visits the training set once in a fresh random order, in
+    mini-batches; after each batch every parameter takes one step of the
+    update rule, with its own copy of ``optim_config`` (so momentum or Adam
+    state is per parameter).
 
     Inputs:
         model: e.g. :class:`dlcourse.models.MLP`.
-        data: dict with x_train, y_train and either x_val, y_val (a validation set) or
-            x_test, y_test (see ``dlcourse.data``). With a validation set the curves are
-            measured on it and the test set is never looked at during training.
+        data: dict with x_train, y_train and either x_val, y_val (a
+            validation set) or x_test, y_test (see ``dlcourse.data``). With
+            a validation set the curves are measured on it and the test set
+            is never looked at during training.
         rng: numpy Generator for the shuffling.
         epochs, batch_size: passes over the data, rows per step.
         update: "sgd", "sgd_momentum" or "adam".
-        optim_config: hyper-parameters of the rule, e.g. {"learning_rate": 1e-3}.
-        drop_last: skip the last, smaller batch of each epoch (1347 training digits in
-            batches of 64 leave a batch of 3, whose statistics a batch-norm network
-            should not trust; chapter 4).
+        optim_config: hyper-parameters of the rule, e.g.
+            {"learning_rate": 1e-3}.
+        drop_last: skip the last, smaller batch of each epoch (1347 training
+            digits in batches of 64 leave a batch of 3, whose statistics a
+            batch-norm network should not trust; chapter 4).
 
     Returns:
-        history: dict of lists: ``loss`` (one per step), ``train_acc`` and ``val_acc``
-        (with a validation set) or ``test_acc`` (without), one per epoch, measured after
-        it.
+        history: dict of lists: ``loss`` (one per step), ``train_acc`` and
+        ``val_acc`` (with a validation set) or ``test_acc`` (without), one
+        per epoch, measured after it.
     """
     step = UPDATE_RULES[update]
     configs = {name: dict(optim_config or {}) for name in model.params}
@@ -53,7 +56,8 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam", optim_confi
             loss, grads = model.loss(x[batch], y[batch])
             history["loss"].append(loss)
             for name, w in model.params.items():
-                model.params[name], configs[name] = step(w, grads[name], configs[name])
+                model.params[name], configs[name] = step(
+                    w, grads[name], configs[name])
         history["train_acc"].append(accuracy(model, x, y))
         history[f"{held_out}_acc"].append(
             accuracy(model, data[f"x_{held_out}"], data[f"y_{held_out}"]))

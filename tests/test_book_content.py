@@ -130,12 +130,13 @@ def _code_lines(source, min_len=14):
 def graded_library_functions():
     """Course-library functions whose source the book must not print (a problem set
     grades them)."""
-    from dlcourse import costs, gradcheck, nas
+    from dlcourse import costs, gradcheck, models, nas
     from dlcourse.layers import activations, attention, fc, losses, norm, rnn
 
     return [fc.affine_forward, fc.affine_backward, activations.relu_backward,
             activations.sigmoid, activations.sigmoid_backward, losses.softmax_loss,
             gradcheck.eval_numerical_gradient, costs.fc_macs,
+            models.MLP.loss,  # in substance ps01's two_layer_loss
             # graded in ps04
             norm.batchnorm_forward, norm.batchnorm_backward, norm.spatial_batchnorm_forward,
             norm.spatial_batchnorm_backward,
