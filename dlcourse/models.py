@@ -242,15 +242,16 @@ class MLPBatchNorm:
                 self.params[f"b{l}"] = np.zeros(n_out)
 
     def scores(self, x, mode="train"):
-        """Class scores (N, C) for x (N, D); ``mode`` "test" uses the running averages.
-        Returns (scores, caches)."""
+        """Class scores (N, C) for x (N, D); ``mode`` "test" uses the running
+        averages. Returns (scores, caches)."""
         from dlcourse.layers import batchnorm_forward
 
         act_forward, _ = ACTIVATIONS[self.activation]
         p, caches, h = self.params, [], x
         for l in range(1, self.n_layers + 1):
             hidden = l < self.n_layers
-            bias = np.zeros(p[f"W{l}"].shape[1]) if f"b{l}" not in p else p[f"b{l}"]
+            # no bias before BN (its mean subtraction would cancel it)
+            bias = p.get(f"b{l}", np.zeros(p[f"W{l}"].shape[1]))
             h, cache = affine_forward(h, p[f"W{l}"], bias)
             caches.append(cache)
             if hidden and self.batchnorm:
