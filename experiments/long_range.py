@@ -39,7 +39,10 @@ MODELS = [("rnn", None), ("lstm", 5.0), ("lstm", 1.0)]  # (cell, initial forget 
 
 
 def recall_batch(rng, n, T, K):
-    """n sequences of the recall task. Returns x (n, T, 2K) one-hot and y (n,) in [0, K)."""
+    """n sequences of the recall task.
+
+    Returns x (n, T, 2K), one-hot, and y (n,), the targets in [0, K).
+    """
     y = rng.integers(K, size=n)  # (n,) the symbol to remember
     symbols = K + rng.integers(K, size=(n, T))  # (n, T) distractors K..2K-1
     symbols[:, 0] = y  # step 1 shows the target
@@ -47,18 +50,21 @@ def recall_batch(rng, n, T, K):
 
 
 def train_recall(cell, forget_bias, T, seed, cfg):
-    """Train one SequenceClassifier on the recall task of length T; return its history.
+    """Train a SequenceClassifier on the recall task of length T; its history.
 
-    Every step draws a fresh batch, computes the loss and gradients by BPTT, clips them to
-    a global norm of cfg["max_norm"] and takes an Adam step. Every cfg["eval_every"] steps
-    the accuracy on a fixed test set of cfg["n_test"] sequences is recorded.
+    Every step draws a fresh batch, computes the loss and gradients by BPTT,
+    clips them to a global norm of cfg["max_norm"] and takes an Adam step.
+    Every cfg["eval_every"] steps the accuracy on a fixed test set of
+    cfg["n_test"] sequences is recorded.
     """
     K, H = cfg["n_symbols"], cfg["hidden"]
     rng = np.random.default_rng(seed)
-    model = SequenceClassifier(2 * K, H, K, rng, cell=cell,
-                               forget_bias=forget_bias if forget_bias is not None else 0.0)
-    x_test, y_test = recall_batch(np.random.default_rng(10_000 + seed), cfg["n_test"], T, K)
-    configs = {name: {"learning_rate": cfg["learning_rate"]} for name in model.params}
+    fb = forget_bias if forget_bias is not None else 0.0
+    model = SequenceClassifier(2 * K, H, K, rng, cell=cell, forget_bias=fb)
+    x_test, y_test = recall_batch(np.random.default_rng(10_000 + seed),
+                                  cfg["n_test"], T, K)
+    lr = cfg["learning_rate"]
+    configs = {name: {"learning_rate": lr} for name in model.params}
     hist = {"step": [], "test_acc": [], "loss": [], "grad_norm": []}
     losses, norms = [], []
     start = time.perf_counter()
@@ -67,13 +73,16 @@ def train_recall(cell, forget_bias, T, seed, cfg):
         loss, grads = model.loss(x, y)
         grads, norm = clip_by_global_norm(grads, cfg["max_norm"])
         for name, w in model.params.items():
-            model.params[name], configs[name] = adam(w, grads[name], configs[name])
+            model.params[name], configs[name] = adam(w, grads[name],
+                                                     configs[name])
         losses.append(loss)
         norms.append(norm)
         if step % cfg["eval_every"] == 0:
             hist["step"].append(step)
-            hist["test_acc"].append(float(np.mean(model.predict(x_test) == y_test)))
-            hist["loss"].append(float(np.mean(losses)))  # mean over the last interval
+            acc = np.mean(model.predict(x_test) == y_test)
+            hist["test_acc"].append(float(acc))
+            # the mean over the last interval
+            hist["loss"].append(float(np.mean(losses)))
             hist["grad_norm"].append(float(np.median(norms)))
             losses, norms = [], []
     hist["seconds"] = time.perf_counter() - start

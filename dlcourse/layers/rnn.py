@@ -158,14 +158,16 @@ def rnn_backward(dh, cache):
 # --------------------------------------------------------------------------------------
 
 def _lstm_cell(a, prev_c):
-    """The LSTM's gates and state update from its pre-activations a (N, 4H), order i, f, o, g.
+    """The LSTM's gates and state update from its pre-activations.
 
-    Returns next_h (N, H), next_c (N, H), and (i, f, o, g, prev_c, tanh(next_c)).
+    a (N, 4H) holds the blocks i, f, o, g. Returns next_h (N, H),
+    next_c (N, H) and (i, f, o, g, prev_c, tanh(next_c)).
     """
     H = a.shape[1] // 4
-    # sigmoid(z) = (1 + tanh(z / 2)) / 2 exactly: no overflow, and one call for all 3 gates.
+    # sigmoid(z) = (1 + tanh(z / 2)) / 2 exactly: no overflow, and one call
+    # for all 3 gates.
     gates = 0.5 * (1.0 + np.tanh(0.5 * a[:, : 3 * H]))  # (N, 3H)
-    i, f, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]  # (N, H) each
+    i, f, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]  # (N, H)
     g = np.tanh(a[:, 3 * H :])  # (N, H) candidate
     next_c = f * prev_c + i * g  # (N, H) additive state update
     tanh_c = np.tanh(next_c)
@@ -180,8 +182,9 @@ def _lstm_cell_backward(dnext_h, dnext_c, gates):
     dc = dnext_c + dnext_h * o * (1.0 - tanh_c**2)  # both paths into c_t
     di, df, dg = dc * g, dc * prev_c, dc * i
     dprev_c = dc * f
-    da = np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f), do * o * (1.0 - o),
-                         dg * (1.0 - g**2)], axis=1)  # (N, 4H)
+    da = np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f),
+                         do * o * (1.0 - o), dg * (1.0 - g**2)],
+                        axis=1)  # (N, 4H)
     return da, dprev_c
 
 
@@ -189,7 +192,8 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     """One LSTM step, chapter 5.
 
     a = x Wx + prev_h Wh + b, split into blocks i, f, o, g of H columns each;
-    i, f, o = sigmoid(.), g = tanh(.); next_c = f * prev_c + i * g; next_h = o * tanh(next_c).
+    i, f, o = sigmoid(.), g = tanh(.); next_c = f * prev_c + i * g;
+    next_h = o * tanh(next_c).
 
     Inputs:
         x: inputs, shape (N, D).
@@ -211,36 +215,43 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     """Backward pass of one LSTM step, chapter 5.
 
     Inputs:
-        dnext_h, dnext_c: upstream gradients of next_h and next_c, shape (N, H) each.
+        dnext_h, dnext_c: upstream gradients of next_h and next_c, (N, H)
+            each.
         cache: from lstm_step_forward.
 
     Returns:
-        dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+        dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H),
+        db (4H,).
     """
     x, prev_h, Wx, Wh, gates = cache
     _check("dnext_h", dnext_h, prev_h.shape)
     _check("dnext_c", dnext_c, prev_h.shape)
-    da, dprev_c = _lstm_cell_backward(dnext_h, dnext_c, gates)  # (N, 4H), (N, H)
-    return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+    # da (N, 4H), dprev_c (N, H)
+    da, dprev_c = _lstm_cell_backward(dnext_h, dnext_c, gates)
+    return (da @ Wx.T, da @ Wh.T, dprev_c,
+            x.T @ da, prev_h.T @ da, da.sum(axis=0))
 
 
 def lstm_forward(x, h0, Wx, Wh, b):
-    """An LSTM over a whole sequence, chapter 5; the cell state starts at zero.
+    """An LSTM over a whole sequence, chapter 5; the cell state starts at 0.
 
-    The input products x_t Wx of all steps are one matrix multiply, (N*T, D) @ (D, 4H),
-    done before the loop; only h_{t-1} Wh must wait for the previous step.
+    The input products x_t Wx of all steps are one matrix multiply,
+    (N*T, D) @ (D, 4H), done before the loop; only h_{t-1} Wh must wait for
+    the previous step.
 
     Inputs:
         x: input sequences, shape (N, T, D).
         h0: initial hidden state, shape (N, H).
-        Wx (D, 4H), Wh (H, 4H), b (4H,): as in lstm_step_forward, shared by all steps.
+        Wx (D, 4H), Wh (H, 4H), b (4H,): as in lstm_step_forward, shared by
+            all steps.
 
     Returns:
         h: hidden states of all steps, shape (N, T, H).
         cache: for lstm_backward.
     """
     N, T, D, H = _check_sequence(x, h0, Wx, Wh, b, gates=4)
-    ax = (x.reshape(N * T, D) @ Wx).reshape(N, T, 4 * H) + b  # (N, T, 4H), all steps
+    # (N, T, 4H): the input products of all steps
+    ax = (x.reshape(N * T, D) @ Wx).reshape(N, T, 4 * H) + b
     hs = np.empty((N, T, H))  # all hidden states
     c = np.zeros((N, H))  # cell state
     gates = []
@@ -255,7 +266,8 @@ def lstm_backward(dh, cache):
     """Back-propagation through time for lstm_forward, chapter 5.
 
     Inputs:
-        dh: upstream gradients of all hidden states, shape (N, T, H) (as in rnn_backward).
+        dh: upstream gradients of all hidden states, shape (N, T, H) (as in
+            rnn_backward).
         cache: from lstm_forward.
 
     Returns:
@@ -268,11 +280,14 @@ def lstm_backward(dh, cache):
     da = np.empty((N, T, 4 * H))
     dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
     for t in reversed(range(T)):
-        da[:, t], dprev_c = _lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, gates[t])
+        da[:, t], dprev_c = _lstm_cell_backward(dh[:, t] + dprev_h, dprev_c,
+                                                gates[t])
         dprev_h = da[:, t] @ Wh.T  # (N, H)
-    # The weights are shared by all steps: one product each sums their gradients over t.
+    # The weights are shared by all steps: one product each sums their
+    # gradients over t.
     da_flat = da.reshape(N * T, 4 * H)
-    h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1).reshape(N * T, H)
+    h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    h_prev = h_prev.reshape(N * T, H)
     dx = (da_flat @ Wx.T).reshape(N, T, D)
     dWx = x.reshape(N * T, D).T @ da_flat  # (D, 4H)
     dWh = h_prev.T @ da_flat  # (H, 4H)
