@@ -97,9 +97,13 @@ def main(argv=None):
         browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         page = browser.new_page()
         for path in args.pages:
-            server, base = serve(path.resolve().parent)
+            path = path.resolve()
+            # serve the build's root (the folder with _static), so relative assets load
+            root = next((d for d in path.parents if (d / "_static").is_dir()), path.parent)
+            server, base = serve(root)
             for width in args.widths:
-                problems = overflows(page, base + path.name, width, args.single_page)
+                url = base + str(path.relative_to(root))
+                problems = overflows(page, url, width, args.single_page)
                 print(f"{path.name} at {width} px: {len(problems)} overflowing")
                 for problem in problems:
                     print("   ", problem)
