@@ -111,12 +111,17 @@ class Supernet:
 
 
 def train_architecture(arch, data, rng, steps=600, batch=64, lr=3e-3, net=None,
-                       sample=None):
+                       sample=None, optimizer=None):
     """Adam steps on mini-batches of the training digits. With ``sample`` (a function of
     rng returning an architecture), each step trains a freshly sampled architecture of the
-    shared ``net``: one-shot training. Returns the network."""
+    shared ``net``: one-shot training. Returns the network.
+
+    ``optimizer``: a dict of Adam states by parameter name, updated in place. Pass the
+    same dict to every call that continues training one ``net`` (as ENAS's alternation
+    does), so that Adam's moment estimates and step counts carry over; without it each
+    call starts Adam afresh."""
     net = net or Supernet(rng)
-    configs = {}
+    configs = {} if optimizer is None else optimizer
     x, y = data["x_train"], data["y_train"]
     for _ in range(steps):
         idx = rng.integers(0, len(x), size=batch)

@@ -82,7 +82,7 @@ def test_every_figure_has_a_number_a_caption_and_alt_text(path):
         figure = img.find_parent("figure")
         assert figure is not None, f"{path.name}: {src} is not in a captioned figure"
         number = figure.select_one("figcaption .caption-number")
-        assert number is not None and re.match(r"Fig\. \d+\.\d+", number.get_text()), (
+        assert number is not None and re.match(r"Fig\. (\d+\.)?\d+", number.get_text()), (
             f"{path.name}: {src} has no figure number")
         caption = figure.select_one("figcaption").get_text(" ", strip=True)
         assert len(caption) > len(number.get_text()) + 20, f"{path.name}: {src}: {caption!r}"
