@@ -79,3 +79,27 @@ def test_the_ground_truth_experiment_runs_at_a_tiny_size(tmp_path):
 def test_the_committed_ground_truth_is_the_full_run():
     data = json.loads((ROOT / "experiments/results/nas_ground_truth.json").read_text())
     assert len(data["results"]) == 125 and data["seeds"] == 2 and data["steps"] == 600
+
+
+def test_training_in_two_calls_with_one_optimizer_equals_one_call():
+    """ENAS alternates shared-weight training with controller updates; Adam's state must
+    carry over between the training phases (it used to restart at every call)."""
+    from dlcourse.data import load_digits_split
+    from dlcourse.nas import Supernet, train_architecture
+
+    data = load_digits_split(seed=0)
+    arch = (0, 1, 2)
+    once = train_architecture(arch, data, np.random.default_rng(5), steps=20,
+                              net=Supernet(np.random.default_rng(1)))
+    rng, opt = np.random.default_rng(5), {}
+    twice = Supernet(np.random.default_rng(1))
+    train_architecture(arch, data, rng, steps=12, net=twice, optimizer=opt)
+    train_architecture(arch, data, rng, steps=8, net=twice, optimizer=opt)
+    for name in once.params:
+        np.testing.assert_allclose(twice.params[name], once.params[name], rtol=1e-12)
+    # Without the shared state the second call restarts Adam: a different result.
+    fresh = Supernet(np.random.default_rng(1))
+    rng = np.random.default_rng(5)
+    train_architecture(arch, data, rng, steps=12, net=fresh)
+    train_architecture(arch, data, rng, steps=8, net=fresh)
+    assert any(not np.allclose(fresh.params[n], once.params[n]) for n in once.params)
