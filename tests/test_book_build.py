@@ -10,6 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from bs4 import BeautifulSoup
+
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "jupyter-book"
 
@@ -74,3 +76,21 @@ def test_a_failed_chapter_fails_every_build_until_it_runs(tmp_path):
     assert fixed.returncode == 0, fixed.stdout[-3000:] + fixed.stderr[-2000:]
     html = (tmp_path / "_build" / "html" / "chapter.html").read_text()
     assert "The value is <span class=\"pasted-text\">3</span>" in html
+
+
+def test_the_clone_command_and_repository_button_come_from_repository_url(tmp_path):
+    url = "https://github.com/example-course/weight-up"  # a test value only
+    (tmp_path / "_config.yml").write_text(
+        CONFIG + f"repository:\n  url: {url}\n" + "html:\n  use_repository_button: true\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    (tmp_path / "index.md").write_text("# Scratch book\n\n```{clone-command}\n```\n")
+    done = build(tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    html = (tmp_path / "_build" / "html" / "index.html").read_text()
+    text = BeautifulSoup(html, "html.parser").get_text()
+    assert f"git clone {url}" in text and "cd weight-up" in text
+    assert html.count(f'href="{url}"') >= 2  # the theme's repository button and the link
+    # The book itself has no address yet: its landing page says so instead of inventing one.
+    landing = BeautifulSoup((ROOT / "_build" / "html" / "book" / "index.html").read_text(),
+                            "html.parser").get_text()
+    assert "git clone" not in landing and "repository.url" in landing

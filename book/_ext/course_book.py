@@ -77,9 +77,12 @@ class CloneCommand(SphinxDirective):
             command = f"git clone {url}\ncd {folder}\nmake book"
         else:
             intro = nodes.paragraph(
-                "", "This copy of the book was built without a repository address "
-                "(repository.url in _config.yml is empty), so it cannot say where the "
-                "code is published. In a copy of the repository, build the book with:")
+                "", "The code is the repository this book is built from: the chapters, "
+                "the course library dlcourse, the problem sets and the autograder. This "
+                "copy does not record where that repository is published (whoever "
+                "publishes it sets repository.url in _config.yml, and this page then "
+                "shows the clone command); get a copy from your course, then build the "
+                "book in its folder with:")
             command = "make book"
         block = nodes.literal_block(command, command, language="bash")
         return [intro, block]
