@@ -5,44 +5,29 @@ blocked and recorded, so a page that needs the internet (a CDN's MathJax, web fo
 fails here. A missing browser or build is a failure, never a skip.
 """
 
-import functools
-import http.server
 import os
-import threading
+import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 BUILD = Path(__file__).resolve().parents[1] / "_build" / "html"
+sys.path.insert(0, str(BUILD.parents[1] / "tools"))
+# The same loopback server, Chromium flags and overflow measurement as the author's tool.
+from page_overflow import CHROMIUM_ARGS, overflows, serve  # noqa: E402
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Flags for a root, sandbox-less, offline machine: no GPU, no background calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.browser
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
 def site():
     """Serve _build/html on a free loopback port; yield its base URL."""
     assert (BUILD / "index.html").exists(), f"no built book at {BUILD}: run `make book` first"
-    handler = functools.partial(_QuietHandler, directory=str(BUILD))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server, base = serve(BUILD)
+    yield base
     server.shutdown()
 
 
@@ -157,11 +142,6 @@ def test_no_page_overflows_its_column(browser, site, width):
     """No equation, code block, output, table or image is clipped or scrolls sideways on
     any page, at a narrow, a medium (both sidebars: the narrowest column) and a wide
     window."""
-    import sys
-
-    sys.path.insert(0, str(BUILD.parents[1] / "tools"))
-    from page_overflow import overflows
-
     context = browser.new_context()
     pg = context.new_page()
     pg.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site) else r.abort())
