@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from book_helpers import toc_files
 from playwright.sync_api import sync_playwright
 
 BUILD = Path(__file__).resolve().parents[1] / "_build" / "html"
@@ -125,18 +126,6 @@ def test_search_finds_chapter1(page, site):
     assert page.problems == []
 
 
-def _toc_pages():
-    import yaml
-
-    toc = yaml.safe_load((BUILD.parents[1] / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc["parts"]:
-        for chapter in part["chapters"]:
-            files.append(chapter["file"])
-            files += [s["file"] for s in chapter.get("sections", [])]
-    return files
-
-
 @pytest.mark.parametrize("width", [800, 1300, 1920])
 def test_no_page_overflows_its_column(browser, site, width):
     """No equation, code block, output, table or image is clipped or scrolls sideways on
@@ -146,7 +135,7 @@ def test_no_page_overflows_its_column(browser, site, width):
     pg = context.new_page()
     pg.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site) else r.abort())
     found = {}
-    for page_file in _toc_pages():
+    for page_file in toc_files(sections=True):
         problems = overflows(pg, f"{site}{page_file}.html", width)
         if problems:
             found[page_file] = problems

@@ -10,20 +10,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
+from book_helpers import toc_files
 from bs4 import BeautifulSoup
 from grading_helpers import solution_and_check_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
-
-
-def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part.get("chapters", [])]
-    return files
 
 
 def page_text(path):

@@ -13,15 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import threadpoolctl
-import yaml
+from book_helpers import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def chapters():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    return [ROOT / f"{f}.md" for f in files if Path(f).name.startswith("ch")]
+    return [ROOT / f"{f}.md" for f in toc_files() if Path(f).name.startswith("ch")]
 
 
 def native_kernel():
