@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from autograder import assignment as assignments
 from autograder import canvas, feedback, report
+from autograder import sandbox as sandboxes
 from autograder.errors import GraderError, SubmissionError
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
@@ -40,7 +41,7 @@ from autograder.results import (
     save_reference,
 )
 from autograder.review import save_last_run
-from autograder.sandbox import kill_all_running
+from autograder.sandbox import SANDBOX_NAMES, kill_all_running
 from autograder.submissions import discover, read_roster
 
 
@@ -173,13 +174,17 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
                 sandboxed=True, echo=print, progress=True, workers=None, force=False,
                 scheduler=None, late_config=None, canvas_column=None):
     a = assignments.load(name, checks_root)
+    if sandboxed and scheduler is None:
+        sandboxes.require_sandbox()  # one line, before anything is written
+    mode = "bubblewrap" if sandboxed else "none"
     out_dir = Path(course_dir).resolve() / a.name
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
     run_arguments = {"submissions": str(Path(submissions_dir).resolve()),
                      "roster": str(Path(roster).resolve()) if roster else None,
                      "db_url": db_url, "late_config": str(Path(late_config).resolve())
-                     if late_config else None, "canvas_column": canvas_column}
+                     if late_config else None, "canvas_column": canvas_column,
+                     "sandboxed": bool(sandboxed)}
     canvas_rows = canvas.read_roster(roster) if roster else None
     if Path(submissions_dir).suffix.lower() == ".zip":
         folder = out_dir / "canvas-submissions"
@@ -204,16 +209,26 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
     seed = secret_seed(out_dir / "secret-seed")
     inputs = case_inputs(a, seed)
     fingerprint = checks_fingerprint(a, seed, library_packages(a))
-    store = ResultStore(out_dir / "results", fingerprint)
+    store = ResultStore(out_dir / "results", fingerprint, mode)
     known, jobs, reused = _plan(ids, submissions, a, store, force)
+    if store.other_mode:
+        before, now = (("without a sandbox", "in the sandbox") if sandboxed
+                       else ("in the sandbox", "without one (--no-sandbox)"))
+        echo(f"note: {len(store.other_mode)} saved result(s) were graded {before}: "
+             f"regraded now {now}")
 
     reference = None
     if jobs:
-        reference = None if force else load_reference(out_dir / "reference", fingerprint)
+        reference = None if force else load_reference(out_dir / "reference", fingerprint,
+                                                      mode)
         if reference is None:
             echo(f"Running the reference answer of {a.name} ...")
-            reference = run_reference(a, inputs, sandboxed=sandboxed)
-            save_reference(out_dir / "reference", fingerprint, reference)
+            # The reference answer is trusted; it runs in the mode the submissions will, so
+            # the CPU limits derived from its time fit them. On a Dask cluster this machine
+            # need not have a sandbox: the workers do.
+            reference = run_reference(a, inputs, sandboxed=sandboxed and (
+                scheduler is None or sandboxes.sandbox_mode() != "none"))
+            save_reference(out_dir / "reference", fingerprint, reference, mode)
         where = f"on the Dask cluster at {scheduler}" if scheduler else \
             f"with {min(workers, len(jobs))} worker(s)"
         echo(f"Grading {len(jobs)} submission(s) {where}; "
@@ -242,8 +257,11 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             if sid in known:
                 commit(known[sid])
         sandbox = _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit,
-                            results, progress, scheduler, fingerprint) if jobs else \
-            next((r.sandbox for r in results.values() if r.sandbox), "")
+                            results, progress, scheduler, fingerprint) if jobs else ""
+        # Every result of this batch was graded in its mode (saved ones from another mode
+        # were regraded above), so one name describes them all.
+        sandbox = sandbox or next((r.sandbox for r in results.values() if r.sandbox), "") \
+            or ("bubblewrap" if sandboxed else SANDBOX_NAMES["none"])
 
         rows = []
         for sid in ids:
@@ -308,7 +326,7 @@ class _LocalRunner:
 class _DaskRunner:
     """Jobs on a Dask distributed cluster, sent and returned as data."""
 
-    def __init__(self, jobs, a, reference, inputs, scheduler, fingerprint):
+    def __init__(self, jobs, a, reference, inputs, scheduler, fingerprint, sandboxed=True):
         from autograder.distributed import connect, grade_remote, make_bundle
 
         self.client = connect(scheduler)
@@ -319,7 +337,7 @@ class _DaskRunner:
         for job in jobs:
             future = self.client.submit(
                 grade_remote, *shared, job.student_id, job.path.name, job.path.read_bytes(),
-                job.note, key=f"grade-{a.name}-{job.student_id}-{job.digest[:16]}",
+                job.note, sandboxed, key=f"grade-{a.name}-{job.student_id}-{job.digest[:16]}",
                 pure=False, retries=1)
             self.pending[future] = job
 
@@ -348,7 +366,8 @@ def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, p
                disable=not progress)
     runner = None
     try:
-        runner = (_DaskRunner(jobs, a, reference, inputs, scheduler, fingerprint) if scheduler
+        runner = (_DaskRunner(jobs, a, reference, inputs, scheduler, fingerprint, sandboxed)
+                  if scheduler
                   else _LocalRunner(jobs, a, reference, inputs, sandboxed,
                                     min(workers, len(jobs))))
         for job, result in runner.results():
