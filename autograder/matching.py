@@ -1,0 +1,194 @@
+"""Which notebook is which, decided by content, never by a file name alone.
+
+* **Is it this set's notebook?** A notebook belongs to a set when one of its cells carries
+  one of the set's ``grade_id``s, or, for a notebook whose metadata was stripped (Colab
+  does this), when one of its code cells is one of the set's test cells, word for word.
+* **Which of a student's notebooks holds the work?** The one with the most lines of its
+  own: lines that are neither in the source notebook outside its solution blocks nor
+  nbgrader's stub lines (``YOUR CODE HERE``...). The untouched stub has none.
+* **Is this batch for this set at all?** When no submission belongs to the set, or most
+  belong to another set in the same checks folder, the batch is refused before anything
+  is graded or written: a wrong zip is not graded to zeros.
+* **Where is a hand-graded answer?** In the cell with its ``grade_id``; without metadata,
+  in the cell after the cell that precedes it in the source notebook.
+
+Everything here reads submissions as data through ``notebooks.read_notebook``.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.assignment import cell_source, nbgrader_cells
+from autograder.errors import GraderError, SubmissionError
+from autograder.notebooks import grade_ids, read_notebook
+
+
+def belongs(nb, assignment):
+    """How many of the notebook's cells are recognisably this set's (0: none)."""
+    by_id = len(grade_ids(nb) & assignment.all_grade_ids)
+    by_text = sum(1 for c in nb["cells"] if c["cell_type"] == "code"
+                  and cell_source(c).strip() in assignment.test_sources)
+    return max(by_id, by_text)
+
+
+def own_lines(nb, assignment):
+    """The distinct stripped lines of code and Markdown cells that the release did not
+    contain: the student's own work."""
+    lines = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] in ("code", "markdown"):
+            lines.update(line.strip() for line in cell_source(cell).splitlines())
+    return lines - assignment.given_lines - {""}
+
+
+@dataclass
+class _Candidate:
+    path: Path
+    nb: dict
+    work: set
+    exact: bool
+    mtime: float
+
+
+def pick(submission, assignment):
+    """(path, note) of the notebook to grade among a student's candidates.
+
+    The notebooks that belong to the set compete: most own lines first, then the expected
+    file name, then the newest. ``note`` (None when there was nothing to choose) says what
+    was chosen over what, so the instructor sees it. Raises SubmissionError when no
+    notebook can be graded.
+    """
+    readable, errors = [], []
+    for path in sorted(submission.candidates):
+        try:
+            nb = read_notebook(path)
+            mtime = path.stat().st_mtime
+        except SubmissionError as exc:
+            errors.append((path, exc))
+            continue
+        except OSError as exc:
+            errors.append((path, SubmissionError("corrupt", f"cannot read {path.name}: "
+                                                            f"{exc.strerror}")))
+            continue
+        readable.append((path, nb, mtime))
+    ours = [_Candidate(p, nb, own_lines(nb, assignment), p.name == submission.expected_name,
+                       mtime) for p, nb, mtime in readable if belongs(nb, assignment)]
+    if not ours:
+        exact = [(p, nb) for p, nb, _ in readable if p.name == submission.expected_name]
+        if exact:  # named as the set's notebook but none of its cells: graded, and said
+            path, nb = exact[0]
+            return path, (f"none of the cells of {path.name} are {assignment.name}'s (by "
+                          "grade_id or test cell): is it the right notebook?"
+                          if grade_ids(nb) else None)
+        if errors:
+            raise errors[0][1]
+        names = ", ".join(p.name for p in submission.candidates) or "none"
+        raise SubmissionError("no-notebook", f"no notebook of this assignment found "
+                              f"(files: {names})")
+    ours.sort(key=lambda c: (-len(c.work), not c.exact, -c.mtime, c.path.name))
+    chosen, others = ours[0], ours[1:]
+    notes = []
+    if not chosen.exact:
+        notes.append(f"notebook '{chosen.path.name}' is not named "
+                     f"{submission.expected_name}; it was matched to the assignment by its "
+                     "cells")
+    if others:
+        described = ", ".join(f"'{c.path.name}' ({_describe(c)})" for c in others)
+        notes.append(f"{len(ours)} notebooks of this set in the folder: graded "
+                     f"'{chosen.path.name}' ({_describe(chosen)}) rather than {described}")
+        if any(c.work and c.work != chosen.work for c in others):
+            notes.append("more than one of them has work of its own: check which one the "
+                         "student meant to hand in")
+    for path, exc in errors:
+        notes.append(f"{path.name} could not be read ({exc.message}); it was not graded")
+    return chosen.path, "; ".join(notes) or None
+
+
+def _describe(candidate):
+    n = len(candidate.work)
+    return "the untouched stub" if n == 0 else f"{n} line{'s' if n != 1 else ''} of work"
+
+
+def other_sets(assignment):
+    """{set name: its grade_ids} for the other problem sets beside this one (read from
+    their source notebooks as data; their checks are not loaded)."""
+    found = {}
+    for folder in sorted(Path(assignment.folder).parent.iterdir()):
+        if not folder.is_dir() or folder == Path(assignment.folder):
+            continue
+        for notebook in sorted(folder.glob("*.ipynb"))[:5]:
+            try:
+                ids = grade_ids(read_notebook(notebook))
+            except SubmissionError:
+                continue
+            if ids:
+                found.setdefault(folder.name, set()).update(ids)
+    return found
+
+
+def check_batch(submissions, assignment, where):
+    """Refuse a batch that is not this set's: GraderError (one line) when none of the
+    readable notebooks belongs to it, or when most students' notebooks belong to another
+    set of the checks folder. ``where``: the folder or zip, for the message."""
+    others = other_sets(assignment)
+    ours, theirs, readable = 0, {}, 0
+    for submission in submissions.values():
+        kinds = []  # per readable notebook: "ours", another set's name, or None
+        for path in submission.candidates:
+            try:
+                nb = read_notebook(path)
+            except SubmissionError:
+                continue
+            if belongs(nb, assignment):
+                kinds.append("ours")
+                break
+            ids = grade_ids(nb)
+            match = max(others, key=lambda name: len(others[name] & ids), default=None)
+            kinds.append(match if match and others[match] & ids else None)
+        if not kinds:
+            continue  # nothing readable: graded as corrupt, says nothing about the set
+        readable += 1
+        if "ours" in kinds:
+            ours += 1
+        elif any(kinds):
+            name = next(k for k in kinds if k)
+            theirs[name] = theirs.get(name, 0) + 1
+    if not readable:
+        return
+    top = max(theirs, key=theirs.get, default=None)
+    if top and theirs[top] > readable / 2:
+        raise GraderError(
+            f"{theirs[top]} of the {readable} readable submissions in {where} are notebooks "
+            f"of {top}, not {assignment.name} (by their cells' grade_ids); nothing was "
+            f"graded: grade them as {top.split('_')[0]}, or give {assignment.name}'s "
+            "submissions")
+    if ours == 0:
+        raise GraderError(
+            f"none of the {readable} readable submissions in {where} is a notebook of "
+            f"{assignment.name} (no cell with one of its grade_ids or test cells); nothing "
+            "was graded: is it the right assignment and folder?")
+
+
+def manual_answers(nb, assignment):
+    """{grade_id: text} of the hand-graded cells of a submitted notebook: by grade_id,
+    else (metadata stripped) the cell after the one that precedes it in the set. A cell
+    found neither way is absent."""
+    cells = nb["cells"]
+    answers = {meta["grade_id"]: cell_source(cell) for cell, meta in nbgrader_cells(nb)
+               if meta.get("grade_id") in assignment.manual}
+    texts = [cell_source(c).strip() for c in cells]
+    for gid in assignment.manual:
+        anchor = assignment.manual_anchors.get(gid)
+        if gid in answers or not anchor:
+            continue
+        for i in range(1, len(cells)):
+            if texts[i - 1] == anchor:
+                answers[gid] = cell_source(cells[i])
+                break
+    return answers
+
+
+def describe_missing_answer(gid):
+    return (f"(no answer found: no cell with grade_id {json.dumps(gid)}, and no cell after "
+            "the text that comes before it in the set; deleted?)")
