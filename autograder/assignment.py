@@ -57,9 +57,9 @@ class Assignment:
     cells_cpu_floor: float = 30.0  # CPU-seconds limits never go below these floors
     part_cpu_floor: float = 5.0
     # What tells this set's notebooks from others, and work from the stub (see
-    # autograder.matching): every grade_id of the source notebook; the stripped lines every
-    # copy of the release starts with; for each hand-graded cell, the text of the cell
-    # before it (to find it by content when its metadata was stripped).
+    # autograder.matching): the grade_ids of its answer, test and hand-graded cells; the
+    # stripped lines every copy of the release starts with; for each hand-graded cell,
+    # the text of the cell before it (to find it by content without metadata).
     all_grade_ids: frozenset = frozenset()
     given_lines: frozenset = frozenset()
     manual_anchors: dict = field(default_factory=dict)
@@ -167,11 +167,18 @@ def load(name, checks_root):
         library_files=dict(getattr(checks, "LIBRARY_FILES", {})),
         cells_cpu_floor=float(getattr(checks, "CELLS_CPU_FLOOR", 30.0)),
         part_cpu_floor=float(getattr(checks, "PART_CPU_FLOOR", 5.0)),
-        all_grade_ids=frozenset(m["grade_id"] for _, m in nbgrader_cells(nb)
-                                if isinstance(m.get("grade_id"), str)),
+        all_grade_ids=answer_grade_ids(nb),
         given_lines=frozenset(given_lines(nb)),
         manual_anchors=anchors,
     )
+
+
+def answer_grade_ids(nb):
+    """grade_ids of a notebook's answer, test and hand-graded cells: what is particular to
+    a set (locked cells such as "imports" may carry the same id in every set)."""
+    return frozenset(m["grade_id"] for _, m in nbgrader_cells(nb)
+                     if isinstance(m.get("grade_id"), str)
+                     and (m.get("grade") or m.get("solution")))
 
 
 # What nbgrader's generate_assignment puts where a solution was.

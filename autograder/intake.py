@@ -49,8 +49,8 @@ class Intake:
         shutil.rmtree(self.staged, ignore_errors=True)
         self.staged = None
         moved = discover(folder, assignment.name, assignment.notebook.name)
-        self.submissions = {sid: _renamed(moved[key], sid) for sid, key in
-                            ((sid, s.original_id) for sid, s in self.submissions.items())}
+        self.submissions = {sid: _renamed(moved[s.original_id or sid], sid)
+                            for sid, s in self.submissions.items()}
 
     def discard(self):
         if self.staged is not None:

@@ -19,9 +19,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.assignment import cell_source, nbgrader_cells
+from autograder.assignment import answer_grade_ids, cell_source, nbgrader_cells
 from autograder.errors import GraderError, SubmissionError
-from autograder.notebooks import grade_ids, read_notebook
+from autograder.notebooks import read_notebook
 
 
 def belongs(nb, assignment):
@@ -30,6 +30,12 @@ def belongs(nb, assignment):
     by_text = sum(1 for c in nb["cells"] if c["cell_type"] == "code"
                   and cell_source(c).strip() in assignment.test_sources)
     return max(by_id, by_text)
+
+
+def grade_ids(nb):
+    """The grade_ids a notebook's cells carry (any cell: a student's copy may have lost
+    its grade and solution flags, and forged ones prove nothing)."""
+    return {m["grade_id"] for _, m in nbgrader_cells(nb) if isinstance(m.get("grade_id"), str)}
 
 
 def own_lines(nb, assignment):
@@ -89,7 +95,12 @@ def pick(submission, assignment):
     ours.sort(key=lambda c: (-len(c.work), not c.exact, -c.mtime, c.path.name))
     chosen, others = ours[0], ours[1:]
     notes = []
-    if not chosen.exact:
+    like = resembles(chosen.nb, assignment)
+    if like != assignment.name:
+        whose = f"{like}'s" if like else "another set's"
+        notes.append(f"{chosen.path.name} looks like {whose} notebook more than "
+                     f"{assignment.name}'s: is it the right notebook?")
+    if not chosen.exact and not others:
         notes.append(f"notebook '{chosen.path.name}' is not named "
                      f"{submission.expected_name}; it was matched to the assignment by its "
                      "cells")
@@ -110,46 +121,89 @@ def _describe(candidate):
     return "the untouched stub" if n == 0 else f"{n} line{'s' if n != 1 else ''} of work"
 
 
+@dataclass(frozen=True)
+class SetSignature:
+    """What a set's notebooks carry: its answer, test and hand-graded cells' grade_ids,
+    and its test cells' sources (still there when the metadata was stripped)."""
+
+    name: str
+    ids: frozenset
+    tests: frozenset
+
+    def likeness(self, ids, answer_ids, code):
+        """0..1: how much a notebook looks like this set's: the larger of its grade_ids'
+        overlap with the set's (a Jaccard index) and the share of the set's test cells
+        found word for word. ``answer_ids``: the grade_ids of its cells flagged as graded
+        or answers; when most of them are not this set's (and no test cell is), it is not
+        this set's notebook, whatever few ids it shares (sets share ``relu-forward``)."""
+        by_text = len(code & self.tests) / len(self.tests) if self.tests else 0.0
+        if by_text == 0 and answer_ids and len(answer_ids & self.ids) < len(answer_ids) / 2:
+            return 0.0
+        by_id = len(ids & self.ids) / len(ids | self.ids) if ids and self.ids else 0.0
+        return max(by_id, by_text)
+
+
+def signature(assignment):
+    return SetSignature(assignment.name, frozenset(assignment.all_grade_ids),
+                        frozenset(assignment.test_sources))
+
+
+_SIGNATURES = {}
+
+
 def other_sets(assignment):
-    """{set name: its grade_ids} for the other problem sets beside this one (read from
-    their source notebooks as data; their checks are not loaded)."""
-    found = {}
-    for folder in sorted(Path(assignment.folder).parent.iterdir()):
-        if not folder.is_dir() or folder == Path(assignment.folder):
-            continue
-        for notebook in sorted(folder.glob("*.ipynb"))[:5]:
+    """Signatures of the other problem sets beside this one in the checks folder, read
+    from their source notebooks as data (their checks are not loaded), once per run.
+    Sets share grade_ids (several have a ``relu-forward``): a notebook is told apart by
+    which set it resembles most, not by one shared id."""
+    root = Path(assignment.folder).parent
+    if root not in _SIGNATURES:
+        found = []
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            notebook = folder / f"{folder.name}.ipynb"
             try:
-                ids = grade_ids(read_notebook(notebook))
+                nb = read_notebook(notebook)
             except SubmissionError:
                 continue
-            if ids:
-                found.setdefault(folder.name, set()).update(ids)
-    return found
+            tests = frozenset(cell_source(c).strip() for c, m in nbgrader_cells(nb)
+                              if m.get("grade") and not m.get("solution")
+                              and c["cell_type"] == "code")
+            found.append(SetSignature(folder.name, answer_grade_ids(nb), tests))
+        _SIGNATURES[root] = found
+    return [s for s in _SIGNATURES[root] if s.name != assignment.name]
+
+
+def resembles(nb, assignment):
+    """The name of the set a notebook resembles most: this set's when it is at least as
+    close as any other (or the only one it resembles at all), another set's name, or
+    None when it resembles none."""
+    ids, answer_ids = grade_ids(nb), answer_grade_ids(nb)
+    code = {cell_source(c).strip() for c in nb["cells"] if c["cell_type"] == "code"}
+    ours = signature(assignment).likeness(ids, answer_ids, code)
+    best = max(other_sets(assignment), key=lambda s: s.likeness(ids, answer_ids, code),
+               default=None)
+    theirs = best.likeness(ids, answer_ids, code) if best else 0.0
+    if ours > 0 and ours >= theirs:
+        return assignment.name
+    return best.name if theirs > 0 else None
 
 
 def check_batch(submissions, assignment, where):
     """Refuse a batch that is not this set's: GraderError (one line) when none of the
-    readable notebooks belongs to it, or when most students' notebooks belong to another
-    set of the checks folder. ``where``: the folder or zip, for the message."""
-    others = other_sets(assignment)
+    readable notebooks resembles it, or when most students' notebooks resemble another set
+    of the checks folder more. ``where``: the folder or zip, for the message."""
     ours, theirs, readable = 0, {}, 0
     for submission in submissions.values():
-        kinds = []  # per readable notebook: "ours", another set's name, or None
+        kinds = []  # per readable notebook: the set it resembles, or None
         for path in submission.candidates:
             try:
-                nb = read_notebook(path)
+                kinds.append(resembles(read_notebook(path), assignment))
             except SubmissionError:
                 continue
-            if belongs(nb, assignment):
-                kinds.append("ours")
-                break
-            ids = grade_ids(nb)
-            match = max(others, key=lambda name: len(others[name] & ids), default=None)
-            kinds.append(match if match and others[match] & ids else None)
         if not kinds:
             continue  # nothing readable: graded as corrupt, says nothing about the set
         readable += 1
-        if "ours" in kinds:
+        if assignment.name in kinds:
             ours += 1
         elif any(kinds):
             name = next(k for k in kinds if k)
@@ -160,9 +214,8 @@ def check_batch(submissions, assignment, where):
     if top and theirs[top] > readable / 2:
         raise GraderError(
             f"{theirs[top]} of the {readable} readable submissions in {where} are notebooks "
-            f"of {top}, not {assignment.name} (by their cells' grade_ids); nothing was "
-            f"graded: grade them as {top.split('_')[0]}, or give {assignment.name}'s "
-            "submissions")
+            f"of {top}, not {assignment.name} (by their cells); nothing was graded: grade "
+            f"them as {top.split('_')[0]}, or give {assignment.name}'s submissions")
     if ours == 0:
         raise GraderError(
             f"none of the {readable} readable submissions in {where} is a notebook of "
