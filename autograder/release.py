@@ -1,5 +1,6 @@
 """``autograder release``: solutions/ -> exercises/ through nbgrader, plus visible.json."""
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,13 @@ def release(name, course_root, sandboxed=True):
     # The reference answer is the instructor's own code: the sandbox is used when there is
     # one (the same environment students' code meets) but not required.
     reference = run_reference(a, inputs, sandboxed=sandboxed and sandbox_mode() != "none")
-    visible.write(a.folder / visible.FILENAME, visible.build(a, inputs, reference.outputs))
+    target = a.folder / visible.FILENAME
+    document = visible.build(a, inputs, reference.outputs)
+    try:
+        committed = json.loads(target.read_text())
+    except (OSError, ValueError):
+        committed = None
+    visible.write(target, visible.keep_unchanged(document, committed))
     with tempfile.TemporaryDirectory() as tmp:
         # A throwaway gradebook: releasing must not touch any course's grades.
         command = [str(Path(sys.executable).with_name("nbgrader")), "generate_assignment",
