@@ -62,8 +62,9 @@ def pick(submission, assignment):
 
     The notebooks that belong to the set compete: most own lines first, then the expected
     file name, then the newest. ``note`` (None when there was nothing to choose) says what
-    was chosen over what, so the instructor sees it. Raises SubmissionError when no
-    notebook can be graded.
+    was chosen over what, so the instructor sees it. When no readable notebook belongs to
+    the set, the expected file is graded anyway (and an unreadable one, which grading
+    reports as corrupt). Raises SubmissionError when there is no notebook at all.
     """
     readable, errors = [], []
     for path in sorted(submission.candidates):
@@ -87,8 +88,9 @@ def pick(submission, assignment):
             return path, (f"none of the cells of {path.name} are {assignment.name}'s (by "
                           "grade_id or test cell): is it the right notebook?"
                           if grade_ids(nb) else None)
-        if errors:
-            raise errors[0][1]
+        if errors:  # graded, so the file's problem is its status, saved like any result
+            errors.sort(key=lambda e: e[0].name != submission.expected_name)
+            return errors[0][0], None
         names = ", ".join(p.name for p in submission.candidates) or "none"
         raise SubmissionError("no-notebook", f"no notebook of this assignment found "
                               f"(files: {names})")
