@@ -56,6 +56,13 @@ class Assignment:
     library_files: dict = field(default_factory=dict)
     cells_cpu_floor: float = 30.0  # CPU-seconds limits never go below these floors
     part_cpu_floor: float = 5.0
+    # What tells this set's notebooks from others, and work from the stub (see
+    # autograder.matching): the grade_ids of its answer, test and hand-graded cells; the
+    # stripped lines every copy of the release starts with; for each hand-graded cell,
+    # the text of the cell before it (to find it by content without metadata).
+    all_grade_ids: frozenset = frozenset()
+    given_lines: frozenset = frozenset()
+    manual_anchors: dict = field(default_factory=dict)
 
     @property
     def probes_file(self):
@@ -99,14 +106,18 @@ def load_module(path, module_name):
 def nbgrader_cells(notebook_json):
     """(cell, nbgrader metadata) for each cell that has nbgrader metadata."""
     for cell in notebook_json.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader")
+        metadata = cell.get("metadata") if isinstance(cell, dict) else None
+        meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
         if isinstance(meta, dict):
             yield cell, meta
 
 
 def cell_source(cell):
+    """A cell's source as one string (a list of lines is joined; anything else is empty)."""
     source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+    if isinstance(source, list):
+        return "".join(x for x in source if isinstance(x, str))
+    return source if isinstance(source, str) else ""
 
 
 def load(name, checks_root):
@@ -143,6 +154,12 @@ def load(name, checks_root):
     if test_points:
         raise GraderError(f"{folder.name}: test cells {sorted(test_points)} have no check "
                           f"in checks.py")
+    cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
+    anchors = {}
+    for i, cell in enumerate(cells):
+        gid = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        if gid in manual and i > 0:
+            anchors[gid] = cell_source(cells[i - 1]).strip()
     return Assignment(
         name=folder.name, folder=folder, notebook=notebook, parts=parts, manual=manual,
         test_sources=test_sources,
@@ -150,4 +167,38 @@ def load(name, checks_root):
         library_files=dict(getattr(checks, "LIBRARY_FILES", {})),
         cells_cpu_floor=float(getattr(checks, "CELLS_CPU_FLOOR", 30.0)),
         part_cpu_floor=float(getattr(checks, "PART_CPU_FLOOR", 5.0)),
+        all_grade_ids=answer_grade_ids(nb),
+        given_lines=frozenset(given_lines(nb)),
+        manual_anchors=anchors,
     )
+
+
+def answer_grade_ids(nb):
+    """grade_ids of a notebook's answer, test and hand-graded cells: what is particular to
+    a set (locked cells such as "imports" may carry the same id in every set)."""
+    return frozenset(m["grade_id"] for _, m in nbgrader_cells(nb)
+                     if isinstance(m.get("grade_id"), str)
+                     and (m.get("grade") or m.get("solution")))
+
+
+# What nbgrader's generate_assignment puts where a solution was.
+STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE")
+
+
+def given_lines(source_nb):
+    """Stripped, non-blank lines of the source notebook outside its ``### BEGIN/END
+    SOLUTION`` blocks, and nbgrader's stub lines: what a student's copy holds before any
+    work."""
+    given = set(STUB_LINES)
+    for cell in source_nb.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        inside = False
+        for line in cell_source(cell).splitlines():
+            if line.strip() == "### BEGIN SOLUTION":
+                inside = True
+            elif line.strip() == "### END SOLUTION":
+                inside = False
+            elif not inside and line.strip():
+                given.add(line.strip())
+    return given

@@ -20,7 +20,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder import assignment as assignments
-from autograder import canvas, feedback, report
+from autograder import canvas, feedback, matching, report
+from autograder import sandbox as sandboxes
 from autograder.errors import GraderError, SubmissionError
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
@@ -30,8 +31,8 @@ from autograder.grading import (
     missing_result,
     run_reference,
 )
-from autograder.late import assess, load_policy, read_timestamp
-from autograder.notebooks import match_renamed
+from autograder.intake import read_input
+from autograder.late import assess, submission_time
 from autograder.results import (
     ResultStore,
     checks_fingerprint,
@@ -40,8 +41,7 @@ from autograder.results import (
     save_reference,
 )
 from autograder.review import save_last_run
-from autograder.sandbox import kill_all_running
-from autograder.submissions import discover, read_roster
+from autograder.sandbox import SANDBOX_NAMES, kill_all_running
 
 
 class BatchInterruptedError(GraderError):
@@ -72,25 +72,28 @@ def secret_seed(path):
 
 
 def pick_notebook(submission, assignment):
-    """(path, note) of the notebook to grade; raises SubmissionError if there is none."""
-    exact = [p for p in submission.candidates if p.name == submission.expected_name]
-    if exact:
-        return exact[0], None
-    source_ids = {p.grade_id for p in assignment.parts} | set(assignment.manual)
-    path, _ = match_renamed(submission.candidates, source_ids)
-    return path, (f"notebook '{path.name}' is not named {submission.expected_name}; "
-                  f"it was matched to the assignment by its cells")
+    """(path, note) of the notebook to grade (see autograder.matching.pick); raises
+    SubmissionError if there is none. Whatever a notebook holds, nothing else escapes: a
+    grader bug it meets costs only that student."""
+    try:
+        return matching.pick(submission, assignment)
+    except SubmissionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one student's file never stops the batch
+        raise SubmissionError("grader-error", "the grader could not read this submission "
+                              f"({type(exc).__name__}: {exc})") from exc
 
 
 def _submitted_at(submission, assignment):
-    """When a submission was handed in (see autograder.late), or None."""
+    """(when a submission was handed in, where that time came from), see autograder.late;
+    (None, "") when unknown."""
     if submission is None or not submission.candidates:
-        return None
+        return None, ""
     try:
         path, _ = pick_notebook(submission, assignment)
     except SubmissionError:
         path = submission.candidates[0]
-    return read_timestamp(path)
+    return submission_time(path)
 
 
 def _write_report(out_dir, a, ordered, rows, lateness, submissions, sandbox):
@@ -173,47 +176,63 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
                 sandboxed=True, echo=print, progress=True, workers=None, force=False,
                 scheduler=None, late_config=None, canvas_column=None):
     a = assignments.load(name, checks_root)
+    if sandboxed and scheduler is None:
+        sandboxes.require_sandbox()  # one line, before anything is written
+    mode = "bubblewrap" if sandboxed else "none"
     out_dir = Path(course_dir).resolve() / a.name
-    (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
     run_arguments = {"submissions": str(Path(submissions_dir).resolve()),
                      "roster": str(Path(roster).resolve()) if roster else None,
                      "db_url": db_url, "late_config": str(Path(late_config).resolve())
-                     if late_config else None, "canvas_column": canvas_column}
-    canvas_rows = canvas.read_roster(roster) if roster else None
-    if Path(submissions_dir).suffix.lower() == ".zip":
-        folder = out_dir / "canvas-submissions"
-        for problem in canvas.unpack(submissions_dir, folder, canvas_rows):
-            echo(f"note: {problem}")
-        submissions_dir = folder
-    submissions = discover(submissions_dir, a.name, a.notebook.name)
-    save_last_run(out_dir, notebooks=str(Path(submissions_dir).resolve()), **run_arguments)
-    ids = list(submissions)
-    if roster:
-        listed = read_roster(roster)
-        extra = [s for s in ids if s not in listed]
-        for sid in extra:
-            echo(f"note: {sid} submitted but is not on the roster; graded anyway")
-        ids = listed + extra
-    workers = max(1, workers or default_workers())
+                     if late_config else None, "canvas_column": canvas_column,
+                     "sandboxed": bool(sandboxed)}
     late_file = Path(late_config) if late_config else out_dir / "late.toml"
-    policy = load_policy(late_file) if late_config or late_file.is_file() else None
-    lateness = {sid: assess(policy, sid, _submitted_at(submissions.get(sid), a))
-                for sid in ids}
+    # Everything read and checked first: wrong input is refused before anything is written.
+    intake = read_input(a, submissions_dir, roster,
+                        late_file if late_config or late_file.is_file() else None)
+    try:
+        (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
+        intake.keep(out_dir / "canvas-submissions", a)
+    finally:
+        intake.discard()
+    for line in intake.notes:
+        echo(line)
+    submissions, ids, canvas_rows = intake.submissions, intake.ids, intake.canvas_rows
+    notebooks = out_dir / "canvas-submissions" if intake.from_zip else submissions_dir
+    save_last_run(out_dir, notebooks=str(Path(notebooks).resolve()), **run_arguments)
+    workers = max(1, workers or default_workers())
+    times = {sid: _submitted_at(submissions.get(sid), a) for sid in ids}
+    lateness = {sid: assess(intake.policy, sid, times[sid][0]) for sid in ids}
+    from_files = sum(1 for _, source in times.values() if source == "file time")
+    if intake.policy is not None and from_files and not intake.from_zip:
+        echo(f"note: the submission times of {from_files} student(s) are their notebook "
+             "files' modification times (no nbgrader timestamp.txt beside them): a copy "
+             "that does not keep times (cp without -p, a download) changes them; check "
+             "the late penalties")
 
     seed = secret_seed(out_dir / "secret-seed")
     inputs = case_inputs(a, seed)
     fingerprint = checks_fingerprint(a, seed, library_packages(a))
-    store = ResultStore(out_dir / "results", fingerprint)
+    store = ResultStore(out_dir / "results", fingerprint, mode)
     known, jobs, reused = _plan(ids, submissions, a, store, force)
+    if store.other_mode:
+        before, now = (("without a sandbox", "in the sandbox") if sandboxed
+                       else ("in the sandbox", "without one (--no-sandbox)"))
+        echo(f"note: {len(store.other_mode)} saved result(s) were graded {before}: "
+             f"regraded now {now}")
 
     reference = None
     if jobs:
-        reference = None if force else load_reference(out_dir / "reference", fingerprint)
+        reference = None if force else load_reference(out_dir / "reference", fingerprint,
+                                                      mode)
         if reference is None:
             echo(f"Running the reference answer of {a.name} ...")
-            reference = run_reference(a, inputs, sandboxed=sandboxed)
-            save_reference(out_dir / "reference", fingerprint, reference)
+            # The reference answer is trusted; it runs in the mode the submissions will, so
+            # the CPU limits derived from its time fit them. On a Dask cluster this machine
+            # need not have a sandbox: the workers do.
+            reference = run_reference(a, inputs, sandboxed=sandboxed and (
+                scheduler is None or sandboxes.sandbox_mode() != "none"))
+            save_reference(out_dir / "reference", fingerprint, reference, mode)
         where = f"on the Dask cluster at {scheduler}" if scheduler else \
             f"with {min(workers, len(jobs))} worker(s)"
         echo(f"Grading {len(jobs)} submission(s) {where}; "
@@ -242,8 +261,11 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             if sid in known:
                 commit(known[sid])
         sandbox = _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit,
-                            results, progress, scheduler, fingerprint) if jobs else \
-            next((r.sandbox for r in results.values() if r.sandbox), "")
+                            results, progress, scheduler, fingerprint) if jobs else ""
+        # Every result of this batch was graded in its mode (saved ones from another mode
+        # were regraded above), so one name describes them all.
+        sandbox = sandbox or next((r.sandbox for r in results.values() if r.sandbox), "") \
+            or ("bubblewrap" if sandboxed else SANDBOX_NAMES["none"])
 
         rows = []
         for sid in ids:
@@ -308,7 +330,7 @@ class _LocalRunner:
 class _DaskRunner:
     """Jobs on a Dask distributed cluster, sent and returned as data."""
 
-    def __init__(self, jobs, a, reference, inputs, scheduler, fingerprint):
+    def __init__(self, jobs, a, reference, inputs, scheduler, fingerprint, sandboxed=True):
         from autograder.distributed import connect, grade_remote, make_bundle
 
         self.client = connect(scheduler)
@@ -319,7 +341,7 @@ class _DaskRunner:
         for job in jobs:
             future = self.client.submit(
                 grade_remote, *shared, job.student_id, job.path.name, job.path.read_bytes(),
-                job.note, key=f"grade-{a.name}-{job.student_id}-{job.digest[:16]}",
+                job.note, sandboxed, key=f"grade-{a.name}-{job.student_id}-{job.digest[:16]}",
                 pure=False, retries=1)
             self.pending[future] = job
 
@@ -348,7 +370,8 @@ def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, p
                disable=not progress)
     runner = None
     try:
-        runner = (_DaskRunner(jobs, a, reference, inputs, scheduler, fingerprint) if scheduler
+        runner = (_DaskRunner(jobs, a, reference, inputs, scheduler, fingerprint, sandboxed)
+                  if scheduler
                   else _LocalRunner(jobs, a, reference, inputs, sandboxed,
                                     min(workers, len(jobs))))
         for job, result in runner.results():

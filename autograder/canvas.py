@@ -54,13 +54,20 @@ def read_roster(path):
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not is_canvas_roster(reader.fieldnames):
         return None
-    rows = []
+    rows, lines = [], {}
     for row in reader:
-        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        row = {k.strip(): (v or "").strip() for k, v in row.items()
+               if isinstance(k, str) and k}
         name = row.get("Student", "")
         if not row.get("ID") or "points possible" in name.lower():
             continue
-        rows.append({c: row.get(c, "") for c in COLUMNS})
+        row = {c: row.get(c, "") if isinstance(row.get(c, ""), str) else "" for c in COLUMNS}
+        sid = student_id(row)
+        if sid.casefold() in lines:
+            raise GraderError(f"roster {path} lists student {printable(sid, 60)!r} twice: "
+                              f"lines {lines[sid.casefold()]} and {reader.line_num}")
+        lines[sid.casefold()] = reader.line_num
+        rows.append(row)
     return rows
 
 

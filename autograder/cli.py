@@ -7,6 +7,11 @@ from pathlib import Path
 
 from autograder.errors import GraderError
 
+UNCONFINED_WARNING = (
+    "WARNING: --no-sandbox: every submission runs UNCONFINED, as your own user, able to "
+    "read and change your files; grades.csv, the feedback and the report say so. Not for "
+    "credit: install bubblewrap and grade again.")
+
 
 def find_course_root(start=None):
     """The folder holding nbgrader_config.py and solutions/, from here upwards."""
@@ -45,13 +50,15 @@ def cmd_grade(args):
     course_dir = Path(args.course_dir) if args.course_dir else root / "course"
     if args.workers is not None and args.workers < 1:
         raise GraderError("--workers must be at least 1")
+    if args.no_sandbox:
+        print(UNCONFINED_WARNING, file=sys.stderr)
     outcome = grade_batch(args.assignment, args.submissions, course_dir, checks,
                           roster=args.roster, db_url=args.db, progress=not args.quiet,
                           workers=args.workers, force=args.force, scheduler=args.scheduler,
-                          late_config=args.late_config, canvas_column=args.canvas_column)
-    if outcome.sandbox.startswith("NONE"):
-        print("WARNING: no sandbox (bubblewrap) was available: submissions ran unconfined. "
-              "Install Debian's bubblewrap before grading for credit.", file=sys.stderr)
+                          late_config=args.late_config, canvas_column=args.canvas_column,
+                          sandboxed=not args.no_sandbox)
+    if args.no_sandbox:
+        print(UNCONFINED_WARNING, file=sys.stderr)
     counts = {}
     for r in outcome.results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -91,7 +98,7 @@ def cmd_review(args):
     outcome = grade_batch(args.assignment, run["submissions"], course_dir, checks,
                           roster=run["roster"], db_url=run["db_url"], progress=False,
                           late_config=run["late_config"], canvas_column=run["canvas_column"],
-                          echo=lambda *a: None)
+                          sandboxed=run.get("sandboxed", True), echo=lambda *a: None)
     print(f"grades    : {outcome.csv_path}")
     return 0
 
@@ -147,6 +154,11 @@ def build_parser():
                         "<course-dir>/<assignment>/late.toml if it exists)")
     p.add_argument("--force", action="store_true",
                    help="regrade everyone, even submissions unchanged since the last run")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run submissions unconfined, as your own user, when bubblewrap is "
+                        "not available (not for credit; without this option a missing "
+                        "sandbox stops the batch). Results are marked with the mode and "
+                        "regraded when the mode changes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_grade)
 

@@ -85,9 +85,22 @@ def _give_slot(local):
         _FREE_SLOTS.append(local)
 
 
-def grade_remote(bundle, reference, inputs, student_id, notebook_name, notebook_bytes, note):
-    """Run on a Dask worker: grade one submission given as bytes; return its result."""
+def grade_remote(bundle, reference, inputs, student_id, notebook_name, notebook_bytes, note,
+                 sandboxed=True):
+    """Run on a Dask worker: grade one submission given as bytes; return its result.
+
+    A worker without a working Bubblewrap raises SandboxUnavailableError (naming the worker)
+    unless the instructor chose ``--no-sandbox``: it never grades unconfined by itself.
+    """
+    import socket
+
     from autograder.grading import grade_notebook
+    from autograder.sandbox import SandboxUnavailableError, sandbox_mode
+
+    if sandboxed and sandbox_mode() == "none":
+        raise SandboxUnavailableError(f"Dask worker {socket.gethostname()}: no sandbox "
+                                 "(bubblewrap) there; install it on every worker, or pass "
+                                 "--no-sandbox to run submissions unconfined (not for credit)")
 
     assignment, packages = _unpack(bundle)
     local, slot = _take_slot()
@@ -96,7 +109,7 @@ def grade_remote(bundle, reference, inputs, student_id, notebook_name, notebook_
             path = Path(tmp) / Path(notebook_name).name
             path.write_bytes(notebook_bytes)
             result = grade_notebook(student_id, path, assignment, reference, inputs,
-                                    slot=slot, packages=packages)
+                                    sandboxed=sandboxed, slot=slot, packages=packages)
     finally:
         _give_slot(local)
     result.notebook = notebook_name

@@ -9,6 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from autograder.sandbox import confinement
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto;
        color: #222; line-height: 1.45; padding: 0 1rem; }
@@ -61,11 +63,23 @@ def render(result, assignment, manual_scores, late=None):
 <table><thead><tr><th>part</th><th>result</th><th>points</th><th>details</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 {notes_html}
+{_sandbox_line(result)}
 <p class="muted">Each part was run on inputs you have not seen and compared with the
 reference answer. Run <code>autograder validate</code> on your notebook to repeat the
 visible checks.</p>
 </body></html>
 """
+
+
+def _sandbox_line(result):
+    """How the code was run: in the Bubblewrap sandbox, or unconfined (--no-sandbox)."""
+    mode = confinement(result.sandbox)
+    if mode == "bubblewrap":
+        return "<p class='muted'>Sandbox: your code ran in the Bubblewrap sandbox.</p>"
+    if mode == "none":
+        return ("<p class='fail'>Sandbox: none. Your code ran unconfined (the instructor "
+                "graded with --no-sandbox); this grade is provisional.</p>")
+    return "<p class='muted'>Sandbox: no code of yours was run.</p>"
 
 
 def _fmt(x):

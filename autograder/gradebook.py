@@ -18,6 +18,7 @@ from sqlalchemy.exc import SAWarning
 
 from autograder.errors import GraderError
 from autograder.notebooks import read_notebook
+from autograder.sandbox import confinement
 
 
 class CourseGradebook:
@@ -90,7 +91,9 @@ class CourseGradebook:
         return scores
 
 
-CSV_TAIL = ["auto_total", "manual_total", "late_penalty", "total", "max", "status"]
+# ``sandbox``: the mode the student's code ran in, "bubblewrap" or "none" (--no-sandbox),
+# empty when no code ran (no submission, a corrupt file).
+CSV_TAIL = ["auto_total", "manual_total", "late_penalty", "total", "max", "status", "sandbox"]
 
 
 def csv_columns(assignment):
@@ -108,7 +111,8 @@ def csv_row(result, assignment, manual, late_fraction=0.0):
     row.update(auto_total=_num(result.auto_total), manual_total=_num(manual_total),
                late_penalty=_num(penalty),
                total=_num(result.auto_total + (manual_total or 0) - penalty),
-               max=_num(assignment.max_points), status=result.status)
+               max=_num(assignment.max_points), status=result.status,
+               sandbox=confinement(result.sandbox))
     return row
 
 

@@ -39,7 +39,7 @@ class PartResult:
 @dataclass
 class SubmissionResult:
     student_id: str
-    status: str  # ok, errors, timeout, killed, corrupt, no-notebook, missing
+    status: str  # ok, errors, timeout, killed, corrupt, no-notebook, grader-error, missing
     parts: list = field(default_factory=list)  # [PartResult]
     notes: list = field(default_factory=list)  # one line each, shown to student and grader
     notebook: str = ""
@@ -180,11 +180,15 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     result = SubmissionResult(student_id=student_id, status="ok", notebook=str(path))
     try:
         nb = read_notebook(path)
+        cells = code_to_run(nb, assignment.test_sources)
+        rule_problems = check_source_rules(
+            cells, [f for p in assignment.parts for f in p.functions],
+            assignment.forbidden_modules)
     except SubmissionError as exc:
         return _zero(result, assignment, exc.status, exc.message)
-    cells = code_to_run(nb, assignment.test_sources)
-    rule_problems = check_source_rules(
-        cells, [f for p in assignment.parts for f in p.functions], assignment.forbidden_modules)
+    except Exception as exc:  # noqa: BLE001 - a grader bug this file meets costs only it
+        return _zero(result, assignment, "grader-error", "the grader could not read this "
+                     f"notebook ({type(exc).__name__}: {exc}); tell your instructor")
     run = run_job(cells, part_specs(assignment, inputs), inputs, assignment.probes_file,
                   reference.limits,
                   library_packages(assignment) if packages is None else packages,

@@ -42,7 +42,12 @@ class LatePolicy:
     extensions: dict = None  # student_id -> datetime
 
     def due_for(self, student_id):
-        return (self.extensions or {}).get(student_id, self.due)
+        extensions = self.extensions or {}
+        if student_id in extensions:
+            return extensions[student_id]
+        # ids differing only in case are one student (see autograder.intake)
+        folded = {sid.casefold(): due for sid, due in extensions.items()}
+        return folded.get(student_id.casefold(), self.due)
 
 
 @dataclass
@@ -115,21 +120,33 @@ def assess(policy, student_id, submitted):
 
 def read_timestamp(notebook_path):
     """The submission time of a notebook (aware, UTC if no zone is given), or None."""
+    return submission_time(notebook_path)[0]
+
+
+def submission_time(notebook_path):
+    """(time, where it came from) of a notebook: ``"timestamp.txt"`` (nbgrader's, beside
+    it) or ``"file time"`` (its modification time: a Canvas zip's recorded time once
+    unpacked, but in a plain folder whatever the last copy left). (None, "") if neither."""
     stamp = Path(notebook_path).parent / "timestamp.txt"
     if stamp.is_file():
-        text = stamp.read_text(errors="replace").strip()
+        try:
+            with open(stamp, "rb") as f:  # a date is short: never read a huge file whole
+                text = f.read(200).decode("utf-8", "replace").strip()
+        except OSError:
+            text = ""
         for fmt in ("%Y-%m-%d %H:%M:%S.%f %Z", "%Y-%m-%d %H:%M:%S %Z",
                     "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
             try:
-                return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+                return datetime.strptime(text, fmt).replace(tzinfo=UTC), "timestamp.txt"
             except ValueError:
                 continue
         try:
             parsed = datetime.fromisoformat(text)
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), "timestamp.txt"
         except ValueError:
             pass
     try:
-        return datetime.fromtimestamp(Path(notebook_path).stat().st_mtime, tz=UTC)
-    except OSError:
-        return None
+        return (datetime.fromtimestamp(Path(notebook_path).stat().st_mtime, tz=UTC),
+                "file time")
+    except (OSError, OverflowError, ValueError):  # a time past the year 9999
+        return None, ""

@@ -14,14 +14,19 @@ MAX_NOTEBOOK_BYTES = 20 * 1024**2
 
 
 def read_notebook(path):
-    """Parse a notebook file, or raise SubmissionError saying what is wrong with it."""
+    """Parse a notebook file into clean data, or raise SubmissionError saying what is wrong.
+
+    Whatever the file holds, what comes back has the shape the rest of the grader relies
+    on (see :func:`clean_notebook`), so one odd notebook costs only its own student.
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
         if size > MAX_NOTEBOOK_BYTES:
             raise SubmissionError("corrupt", f"{path.name} is {size / 1024**2:.0f} MB, over "
                                   f"the {MAX_NOTEBOOK_BYTES // 1024**2} MB limit")
-        text = path.read_bytes().decode("utf-8")
+        # utf-8-sig: a byte-order mark (some Windows editors write one) is not an error
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SubmissionError("corrupt", f"{path.name} is not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
@@ -30,11 +35,66 @@ def read_notebook(path):
         raise SubmissionError("corrupt", f"{path.name} is empty")
     try:
         nb = json.loads(text)
+    except RecursionError as exc:
+        raise SubmissionError("corrupt", f"{path.name} is nested too deeply to be a "
+                              "notebook") from exc
     except ValueError as exc:
         raise SubmissionError("corrupt", f"{path.name} is not valid notebook JSON ({exc})") from exc
+    if isinstance(nb, dict) and "cells" not in nb and isinstance(nb.get("worksheets"), list):
+        raise SubmissionError("corrupt", f"{path.name} is in the old nbformat 3: open it in "
+                              "Jupyter and save it again (format 4)")
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise SubmissionError("corrupt", f"{path.name} has no list of cells: not a notebook")
-    return nb
+    return clean_notebook(nb)
+
+
+def clean_notebook(nb):
+    """A copy of notebook JSON in the shape the grader relies on, whatever it held:
+
+    * every cell is a dict (anything else in the list of cells is dropped);
+    * ``cell_type`` is a string (else the cell counts as ``raw``: never run);
+    * ``source`` is a string or a list of strings (list items that are not strings are
+      left out; a source that is neither is empty), with no lone surrogates, so it can be
+      written to a UTF-8 page;
+    * ``metadata`` is a dict; its ``nbgrader`` entry is a dict or absent, and its
+      ``grade_id`` a string or absent.
+
+    Other keys (outputs, ids, attachments) are kept as they are: nothing reads them.
+    """
+    cells = []
+    for cell in nb["cells"]:
+        if not isinstance(cell, dict):
+            continue
+        cell = dict(cell)
+        if not isinstance(cell.get("cell_type"), str):
+            cell["cell_type"] = "raw"
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            cell["source"] = [_text(x) for x in source if isinstance(x, str)]
+        else:
+            cell["source"] = _text(source) if isinstance(source, str) else ""
+        metadata = cell.get("metadata")
+        metadata = dict(metadata) if isinstance(metadata, dict) else {}
+        grader = metadata.get("nbgrader")
+        if isinstance(grader, dict):
+            grader = dict(grader)
+            if not isinstance(grader.get("grade_id"), str):
+                grader.pop("grade_id", None)
+            metadata["nbgrader"] = grader
+        else:
+            metadata.pop("nbgrader", None)
+        cell["metadata"] = metadata
+        cells.append(cell)
+    return {**nb, "cells": cells}
+
+
+def _text(s):
+    """``s`` without lone surrogates (JSON may encode them; UTF-8 files cannot hold them)."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "replace").decode("utf-8")
 
 
 def grade_ids(nb):
@@ -80,7 +140,8 @@ def check_source_rules(cells, functions, forbidden):
     for index, source in enumerate(cells):
         try:
             tree = ast.parse(_strip_magics(source))
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            # does not parse (or nests deeper than the parser goes): it defines nothing
             trees.append(None)
             continue
         trees.append(tree)
@@ -152,27 +213,3 @@ def _names_from_forbidden(tree, forbidden):
 
 def _names_used(tree):
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-
-
-def match_renamed(candidates, source_ids):
-    """Among several notebooks, the one whose nbgrader cells best match the assignment.
-
-    Returns (path, notebook) or raises SubmissionError when none looks like it.
-    """
-    best, best_score, errors = None, 0, []
-    for path in sorted(candidates):
-        try:
-            nb = read_notebook(path)
-        except SubmissionError as exc:
-            errors.append(exc)
-            continue
-        score = len(grade_ids(nb) & source_ids)
-        if score > best_score:
-            best, best_score = (path, nb), score
-    if best is None:
-        if errors:
-            raise errors[0]
-        names = ", ".join(p.name for p in candidates) or "none"
-        raise SubmissionError("no-notebook", f"no notebook of this assignment found "
-                              f"(files: {names})")
-    return best

@@ -1,5 +1,6 @@
 """``autograder release``: solutions/ -> exercises/ through nbgrader, plus visible.json."""
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -9,6 +10,7 @@ from autograder import assignment as assignments
 from autograder import visible
 from autograder.errors import GraderError
 from autograder.grading import VISIBLE_SEED, case_inputs, run_reference
+from autograder.sandbox import sandbox_mode
 
 
 def release(name, course_root, sandboxed=True):
@@ -21,8 +23,16 @@ def release(name, course_root, sandboxed=True):
     course_root = Path(course_root)
     a = assignments.load(name, course_root / "solutions")
     inputs = case_inputs(a, VISIBLE_SEED, visible=True)
-    reference = run_reference(a, inputs, sandboxed=sandboxed)
-    visible.write(a.folder / visible.FILENAME, visible.build(a, inputs, reference.outputs))
+    # The reference answer is the instructor's own code: the sandbox is used when there is
+    # one (the same environment students' code meets) but not required.
+    reference = run_reference(a, inputs, sandboxed=sandboxed and sandbox_mode() != "none")
+    target = a.folder / visible.FILENAME
+    document = visible.build(a, inputs, reference.outputs)
+    try:
+        committed = json.loads(target.read_text())
+    except (OSError, ValueError):
+        committed = None
+    visible.write(target, visible.keep_unchanged(document, committed))
     with tempfile.TemporaryDirectory() as tmp:
         # A throwaway gradebook: releasing must not touch any course's grades.
         command = [str(Path(sys.executable).with_name("nbgrader")), "generate_assignment",

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from autograder.assignment import cell_source, nbgrader_cells  # noqa: E402
 from autograder.notebooks import read_notebook  # noqa: E402
+from autograder.sandbox import confinement  # noqa: E402
 
 SIMILAR = 0.9  # Jaccard similarity of normalised token 4-grams that counts as near-identical
 MIN_TOKENS = 20
@@ -34,7 +35,7 @@ def normalised_tokens(source):
     out, previous = [], ""
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+    except Exception:  # noqa: BLE001 - any text a student wrote: compare its words instead
         return source.split()
     for tok in tokens:
         if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
@@ -153,6 +154,15 @@ def render(assignment, results, rows, lateness, codes, sandbox):
     pair_rows = "".join(f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{s:.0%}</td></tr>"
                         for s, a, b in pairs) or "<tr><td colspan='3'>none</td></tr>"
     summary = ", ".join(f"{n} {e(s)}" for s, n in sorted(counts.items()))
+    modes = {}
+    for r in results:
+        mode = confinement(r.sandbox) or "no code run"
+        modes[mode] = modes.get(mode, 0) + 1
+    mode_line = ", ".join(f"{n} {e(m)}" for m, n in sorted(modes.items()))
+    unconfined = (f"<p style='color:#a4161a;font-weight:bold'>{modes['none']} submission(s) "
+                  "ran WITHOUT a sandbox (--no-sandbox): unconfined, as the grader's user. "
+                  "Not for credit: grade again with bubblewrap installed.</p>"
+                  if modes.get("none") else "")
     mean = sum(totals) / len(totals) if totals else 0.0
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(assignment.name)}: class report</title>
@@ -162,7 +172,9 @@ td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left;
 vertical-align: top; }} .plots img {{ margin: .5rem; }}</style></head><body>
 <h1>{e(assignment.name)}: class report</h1>
 <p>{len(results)} students ({summary}); mean total {mean:.2f} of {assignment.max_points:g};
-sandbox: {e(sandbox or "not run")}; written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
+sandbox: {e(sandbox or "not run")} ({mode_line});
+written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
+{unconfined}
 <div class="plots">{scores}{passes}{timing}</div>
 <h2>Needs attention ({len(attention)})</h2>
 <table><thead><tr><th>student</th><th>status</th><th>total</th><th>why</th></tr></thead>

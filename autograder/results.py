@@ -1,12 +1,15 @@
 """What makes a batch resumable: each student's result saved on its own, atomically.
 
 ``course/<assignment>/results/<student>.json`` holds one student's result together with
-the two fingerprints it was graded under: the submission's bytes and the checks (solution
-notebook, checks, probes, course-library files, secret seed, grader version). A re-run
-reuses a saved result when both still match, so it grades only new or changed
-submissions, or everyone when the checks changed. The reference answer's outputs and the
-CPU limits derived from them are saved the same way (``reference/``), so a re-run judges
-with the very same limits and grades are identical across runs.
+what it was graded under: the submission's bytes, the checks (solution notebook, checks,
+probes, course-library files, secret seed, grader version) and the sandbox mode
+(``bubblewrap``, or ``none`` when the instructor chose ``--no-sandbox``). A re-run reuses a
+saved result when all three still match, so it grades only new or changed submissions,
+everyone when the checks changed, and everyone graded under the other mode (unconfined
+results are never carried into a sandboxed run, nor the other way round). The reference
+answer's outputs and the CPU limits derived from them are saved the same way
+(``reference/``), so a re-run judges with the very same limits and grades are identical
+across runs.
 
 Every file is written to a temporary name and renamed, so an interrupted run leaves each
 file either complete or absent.
@@ -29,7 +32,12 @@ FORMAT = 1  # bump when the saved layout changes: older results are then regrade
 
 
 def file_digest(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """SHA-256 of a file, read in chunks: a submission may be any size."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1024**2):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def checks_fingerprint(assignment, seed, library):
@@ -85,9 +93,11 @@ def result_from_dict(data):
 class ResultStore:
     """Saved results of one assignment, one JSON file per student."""
 
-    def __init__(self, folder, fingerprint):
+    def __init__(self, folder, fingerprint, mode="bubblewrap"):
         self.folder = Path(folder)
         self.fingerprint = fingerprint
+        self.mode = mode  # "bubblewrap" or "none"
+        self.other_mode = []  # students whose saved result was graded under another mode
         self.folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(self.folder)
 
@@ -95,13 +105,17 @@ class ResultStore:
         return self.folder / f"{student_id}.json"
 
     def load(self, student_id, submission_digest):
-        """The saved result if it was graded from these bytes under these checks."""
+        """The saved result if it was graded from these bytes under these checks, in this
+        sandbox mode."""
         try:
             data = json.loads(self._path(student_id).read_text())
         except (OSError, ValueError):
             return None
-        if (data.get("checks") != self.fingerprint
+        if (not isinstance(data, dict) or data.get("checks") != self.fingerprint
                 or data.get("submission") != submission_digest):
+            return None
+        if data.get("sandbox") != self.mode:
+            self.other_mode.append(student_id)
             return None
         try:
             return result_from_dict(data["result"])
@@ -110,12 +124,12 @@ class ResultStore:
 
     def save(self, result, submission_digest):
         data = {"checks": self.fingerprint, "submission": submission_digest,
-                "result": result_to_dict(result)}
+                "sandbox": self.mode, "result": result_to_dict(result)}
         write_atomically(self._path(result.student_id),
                          json.dumps(data, indent=1).encode())
 
 
-def save_reference(folder, fingerprint, reference):
+def save_reference(folder, fingerprint, reference, mode="bubblewrap"):
     """Outputs as one .npz (keys ``grade_id__case__name``) and the rest as JSON."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -131,19 +145,21 @@ def save_reference(folder, fingerprint, reference):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    meta = {"checks": fingerprint, "cases": sorted(f"{g}__{c}" for g, c in reference.outputs),
+    meta = {"checks": fingerprint, "sandbox": mode,
+            "cases": sorted(f"{g}__{c}" for g, c in reference.outputs),
             "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,
             "limits": asdict(reference.limits)}
     # Written last: it names the fingerprint, so a reference is whole once this exists.
     write_atomically(folder / "reference.json", json.dumps(meta, indent=1).encode())
 
 
-def load_reference(folder, fingerprint):
-    """The saved reference if it was made under these checks, else None."""
+def load_reference(folder, fingerprint, mode="bubblewrap"):
+    """The saved reference if it was made under these checks in this sandbox mode (its
+    CPU times set the limits), else None."""
     folder = Path(folder)
     try:
         meta = json.loads((folder / "reference.json").read_text())
-        if meta.get("checks") != fingerprint:
+        if meta.get("checks") != fingerprint or meta.get("sandbox") != mode:
             return None
         outputs = {}
         for key in meta["cases"]:

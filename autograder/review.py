@@ -19,9 +19,9 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder import assignment as assignments
-from autograder.assignment import cell_source, nbgrader_cells
 from autograder.errors import GraderError, SubmissionError, printable
 from autograder.gradebook import write_csv_atomically
+from autograder.matching import describe_missing_answer, manual_answers
 from autograder.notebooks import read_notebook
 
 COLUMNS = ["student_id", "grade_id", "max_points", "score", "answer"]
@@ -45,25 +45,26 @@ def load_last_run(out_dir):
                           "the set first") from exc
 
 
-def _answers(path, manual_ids):
-    """{grade_id: text of that cell} in a submitted notebook."""
+def _answers(path, assignment):
+    """{grade_id: text of that cell} in a submitted notebook, found by grade_id or, when
+    its metadata was stripped (Colab), by content (see autograder.matching)."""
     try:
         nb = read_notebook(path)
     except SubmissionError:
         return {}
-    return {meta.get("grade_id"): cell_source(cell) for cell, meta in nbgrader_cells(nb)
-            if meta.get("grade_id") in manual_ids}
+    return manual_answers(nb, assignment)
 
 
 def export(name, checks_root, course_dir):
     """Write review.csv and review.html; return the folder."""
     from autograder.batch import pick_notebook
-    from autograder.submissions import discover
+    from autograder.intake import read_input
 
     a = assignments.load(name, checks_root)
     out_dir = Path(course_dir).resolve() / a.name
     run = load_last_run(out_dir)
-    submissions = discover(run["notebooks"], a.name, a.notebook.name)
+    # the students as the last batch named them (the roster's spelling of each id)
+    submissions = read_input(a, run["notebooks"], run.get("roster")).submissions
     rows, sections = [], []
     with Gradebook(run["db_url"]) as gb:
         for sid, submission in submissions.items():
@@ -71,13 +72,13 @@ def export(name, checks_root, course_dir):
                 path, _ = pick_notebook(submission, a)
             except SubmissionError:
                 continue
-            answers = _answers(path, set(a.manual))
+            answers = _answers(path, a)
             for gid, points in a.manual.items():
                 try:
                     score = gb.find_grade(gid, a.notebook.stem, a.name, sid).manual_score
                 except MissingEntry:
                     score = None
-                text = answers.get(gid, "(no cell with this grade_id: deleted?)")
+                text = answers.get(gid, describe_missing_answer(gid))
                 rows.append({"student_id": sid, "grade_id": gid, "max_points": f"{points:g}",
                              "score": "" if score is None else f"{score:g}", "answer": text})
                 sections.append(f"<h2>{html.escape(sid)} · <code>{html.escape(gid)}</code> "

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.errors import GraderError
+
 RUNNER = Path(__file__).with_name("runner.py")
 NOBODY = 65534
 # Run as root, each sandbox slot of each grader process runs as its own uid with no
@@ -109,8 +111,29 @@ def sandbox_mode():
 SANDBOX_NAMES = {
     "bwrap-root": "bubblewrap (root drops to a per-worker uid with setpriv)",
     "bwrap-user": "bubblewrap (user namespace, uid nobody)",
-    "none": "NONE: no sandbox available, untrusted code ran as the grader's user",
+    "none": "NONE (--no-sandbox): untrusted code ran unconfined, as the grader's user",
 }
+NO_SANDBOX = ("no sandbox: bubblewrap (Debian's bubblewrap) is not installed or cannot run "
+              "here, so nothing was graded; install it, or pass --no-sandbox to run "
+              "submissions unconfined as your own user (not for credit)")
+
+
+class SandboxUnavailableError(GraderError):
+    """Grading in the sandbox was asked for, and this machine has none."""
+
+
+def confinement(sandbox_name):
+    """The mode a result was graded under, as grades.csv says it: 'bubblewrap', 'none',
+    or '' when no code ran (no notebook, a corrupt file)."""
+    if not sandbox_name:
+        return ""
+    return "bubblewrap" if sandbox_name.startswith("bubblewrap") else "none"
+
+
+def require_sandbox():
+    """Raise SandboxUnavailableError, one line, unless Bubblewrap works on this machine."""
+    if sandbox_mode() == "none":
+        raise SandboxUnavailableError(NO_SANDBOX)
 
 
 def _ancestors(path):
@@ -303,12 +326,17 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
         limits: :class:`Limits`.
         packages: (package_name, source_folder, [file, ...]) copied into the sandbox's
             import path, e.g. the parts of the course library a problem set may use.
-        sandboxed: False runs the trusted reference answer without Bubblewrap.
+        sandboxed: False runs without Bubblewrap: the trusted reference answer, a
+            student's own ``validate``, or grading the instructor asked to run unconfined
+            (``--no-sandbox``). True on a machine without a sandbox raises
+            SandboxUnavailableError: untrusted code never runs unconfined by default.
         slot: the worker slot running this job (0, 1, ...); run as root, it picks the uid
             (see slot_uid).
 
     Returns: :class:`RunResult`.
     """
+    if sandboxed:
+        require_sandbox()
     mode = sandbox_mode() if sandboxed else "none"
     uid = slot_uid(slot) if mode == "bwrap-root" else NOBODY
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:

@@ -4,7 +4,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.errors import GraderError
+from autograder.errors import GraderError, printable
 
 
 @dataclass
@@ -12,17 +12,26 @@ class Submission:
     student_id: str
     candidates: list  # notebook paths that may hold the answer (usually one)
     expected_name: str  # the assignment's notebook file name
+    original_id: str = ""  # the id as the submissions spell it, when the roster differs
 
 
 def discover(folder, assignment_name, notebook_name):
-    """Submissions in an nbgrader ``submitted/`` tree or a flat folder of notebooks.
+    """Submissions in an nbgrader ``submitted/`` tree, a flat folder of notebooks, or one
+    notebook file:
 
     * nbgrader tree: ``folder/<student_id>/<assignment>/*.ipynb``;
-    * flat folder: ``folder/<student_id>.ipynb``.
+    * flat folder: ``folder/<student_id>.ipynb``;
+    * one notebook ``<student_id>.ipynb``: that student alone.
 
-    Returns {student_id: Submission}, sorted by student id.
+    Returns {student_id: Submission}, sorted by student id. Two ids that differ only in
+    case are refused (see autograder.intake).
     """
     folder = Path(folder)
+    if folder.is_file() and folder.suffix.lower() == ".ipynb":
+        return {folder.stem: Submission(folder.stem, [folder], folder.name)}
+    if folder.is_file():
+        raise GraderError(f"{folder} is a file, not a folder of submissions, a notebook "
+                          "(.ipynb) or a Canvas zip (.zip)")
     if not folder.is_dir():
         raise GraderError(f"submissions folder {folder} does not exist")
     found = {}
@@ -39,32 +48,52 @@ def discover(folder, assignment_name, notebook_name):
         raise GraderError(
             f"no submissions in {folder}: expected {folder}/<student>/{assignment_name}/"
             f"*.ipynb (nbgrader) or {folder}/<student>.ipynb")
-    return found
+    seen = {}
+    for sid in sorted(found):
+        if sid.casefold() in seen:
+            raise GraderError(f"submissions '{seen[sid.casefold()]}' and '{sid}' in {folder} "
+                              "differ only in case: one student's id must be spelled one "
+                              "way (rename or remove one)")
+        seen[sid.casefold()] = sid
+    return dict(sorted(found.items()))
 
 
 def read_roster(path):
-    """Student ids from a CSV roster: the ``student_id`` column (or ``id``, or the first),
-    or from a Canvas gradebook export (see autograder.canvas)."""
+    """Student ids from a CSV roster: its ``student_id`` column, or a Canvas gradebook
+    export (see autograder.canvas). Raises GraderError (one line) for a roster without
+    that column, and for a student listed twice, naming the id and both lines; ids that
+    differ only in case are the same student."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError) as exc:
+            reader = csv.reader(f)
+            rows = [(reader.line_num, row) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise GraderError(f"cannot read roster {path}: {exc}") from exc
     if not rows:
         raise GraderError(f"roster {path} is empty")
     from autograder import canvas
 
-    if canvas.is_canvas_roster(rows[0]):
-        ids = [canvas.student_id(r) for r in canvas.read_roster(path)]
-        if len(set(ids)) != len(ids):
-            raise GraderError(f"roster {path} lists a student twice")
-        return ids
-    header = [h.strip().lower() for h in rows[0]]
-    column = next((header.index(h) for h in ("student_id", "id") if h in header), None)
-    body = rows[1:] if column is not None else rows
-    column = column or 0
-    ids = [r[column].strip() for r in body if len(r) > column and r[column].strip()]
-    if len(set(ids)) != len(ids):
-        raise GraderError(f"roster {path} lists a student twice")
+    if canvas.is_canvas_roster(rows[0][1]):
+        return [canvas.student_id(r) for r in canvas.read_roster(path)]
+    header = [h.strip().lower() for h in rows[0][1]]
+    if "student_id" not in header:
+        shown = printable(", ".join(rows[0][1]), 80) or "(blank)"
+        raise GraderError(f"roster {path} has no student_id column (its first line: "
+                          f"{shown}); name the column of student ids student_id, or give "
+                          "Canvas's gradebook export")
+    column = header.index("student_id")
+    ids, lines = [], {}
+    for line, row in rows[1:]:
+        sid = row[column].strip() if len(row) > column else ""
+        if not sid:
+            continue
+        if sid.casefold() in lines:
+            first, spelled = lines[sid.casefold()]
+            same = "" if spelled == sid else f" (as '{spelled}'; ids differing only in " \
+                                             "case are one student)"
+            raise GraderError(f"roster {path} lists student '{printable(sid, 60)}' twice: "
+                              f"lines {first} and {line}{same}")
+        lines[sid.casefold()] = (line, sid)
+        ids.append(sid)
     return ids

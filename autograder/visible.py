@@ -46,7 +46,52 @@ def build(assignment, inputs, outputs):
 
 
 def write(path, document):
-    Path(path).write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+    """Write visible.json; a file that would not change is left alone (not even touched)."""
+    text = json.dumps(document, indent=1, sort_keys=True) + "\n"
+    path = Path(path)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+
+
+# Arrays of a new release that differ from the committed file by less than this share of
+# the part's own tolerance keep the committed values: the reference answer computed on
+# another machine (another BLAS kernel, another libm) differs in the last digits, and a
+# release must not rewrite a committed file for that. Any difference a student's visible
+# check could notice is far larger.
+KEEP_WITHIN = 1e-3
+
+
+def keep_unchanged(document, committed):
+    """``document`` (a new visible.json) with every input and expected array that equals
+    the ``committed`` one, to within KEEP_WITHIN of its part's tolerance, replaced by the
+    committed array, so releasing the same set again writes the same bytes."""
+    if not isinstance(committed, dict) or not isinstance(committed.get("parts"), dict):
+        return document
+    for gid, part in document["parts"].items():
+        old = committed["parts"].get(gid)
+        if not isinstance(old, dict):
+            continue
+        rtol, atol = part["rtol"] * KEEP_WITHIN, part["atol"] * KEEP_WITHIN
+        for key in ("inputs", "expected"):
+            new_arrays, old_arrays = part.get(key), old.get(key)
+            if not isinstance(new_arrays, dict) or not isinstance(old_arrays, dict):
+                continue
+            for name, value in new_arrays.items():
+                if name in old_arrays and _same(value, old_arrays[name], rtol, atol):
+                    new_arrays[name] = old_arrays[name]
+    return document
+
+
+def _same(new, old, rtol, atol):
+    try:
+        a, b = array_from_json(new), array_from_json(old)
+    except (KeyError, TypeError, ValueError):
+        return False
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind != "f":
+        return bool(np.array_equal(a, b))
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
 
 
 def load(folder="."):

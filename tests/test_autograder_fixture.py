@@ -1,8 +1,10 @@
 """The grader on the fixture assignment: hand-written expected grades, feedback,
 gradebook, re-grading, release, validate, and agreement with the notebook's own tests."""
 
+import json
 import shutil
 
+import numpy as np
 import pytest
 from grading_helpers import (
     FIXTURES,
@@ -118,6 +120,27 @@ def test_release_strips_solutions_and_keeps_checks_private(released):
     text = (out / "fx01_tiny.ipynb").read_text()
     assert "NotImplementedError" in text and "np.maximum" not in text
     assert "BEGIN SOLUTION" not in text
+
+
+def test_release_leaves_last_digit_differences_in_committed_files_alone(released, tmp_path):
+    """Releasing on another machine (another BLAS kernel) changes the reference's floats
+    in the last digits: the committed visible.json keeps its values. A real change of a
+    value is written."""
+    root = copy_course(released, tmp_path / "course")
+    path = root / "solutions/fx01_tiny/visible.json"
+    doc = json.loads(path.read_text())
+    true_dx = list(doc["parts"]["relu-backward"]["expected"]["dx"]["data"])
+    out = doc["parts"]["relu-forward"]["expected"]["out"]
+    out["data"] = [float(np.nextafter(v, np.inf)) if v else v for v in out["data"]]
+    doc["parts"]["relu-backward"]["expected"]["dx"]["data"][0] += 0.01  # a real difference
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    one_ulp = list(out["data"])
+    done = run_cli("release", "fx01", cwd=root)
+    assert done.returncode == 0, done.stderr
+    after = json.loads(path.read_text())
+    assert after["parts"]["relu-forward"]["expected"]["out"]["data"] == one_ulp  # kept
+    assert after["parts"]["relu-backward"]["expected"]["dx"]["data"] == true_dx  # fixed
+    assert (root / "exercises/fx01_tiny/visible.json").read_text() == path.read_text()
 
 
 def test_validate_reports_each_part(released, tmp_path):
