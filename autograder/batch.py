@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder import assignment as assignments
-from autograder import canvas, feedback, report
+from autograder import canvas, feedback, handscores, report
+from autograder.answers import questions, unanswered
 from autograder.errors import GraderError, SubmissionError
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
@@ -31,6 +33,7 @@ from autograder.grading import (
     run_reference,
 )
 from autograder.late import assess, load_policy, read_timestamp
+from autograder.lock import course_lock
 from autograder.notebooks import match_renamed
 from autograder.results import (
     ResultStore,
@@ -39,7 +42,7 @@ from autograder.results import (
     load_reference,
     save_reference,
 )
-from autograder.review import save_last_run
+from autograder.review import load_last_run, save_last_run, warn_fewer_options
 from autograder.sandbox import kill_all_running
 from autograder.submissions import discover, read_roster
 
@@ -122,18 +125,21 @@ class _Job:
     digest: str
 
 
-def _plan(ids, submissions, a, store, force):
+def _plan(ids, submissions, a, store, force, not_before=0.0):
     """Split the class into results known now (missing, no notebook, saved and unchanged)
-    and jobs to grade. Returns (known {student: result}, jobs, number of saved results
-    reused)."""
-    known, jobs, reused = {}, [], 0
+    and jobs to grade; a saved result from before ``not_before`` is regraded. Returns
+    (known {student: result}, jobs, number of saved results reused, {student: the
+    notebook graded, or None})."""
+    known, jobs, reused, paths = {}, [], 0, {}
     for sid in ids:
         submission = submissions.get(sid)
+        paths[sid] = None
         if submission is None:
             known[sid] = missing_result(sid, a)
             continue
         try:
             path, note = pick_notebook(submission, a)
+            paths[sid] = path
             digest = file_digest(path)
         except SubmissionError as exc:
             result = missing_result(sid, a)
@@ -144,13 +150,14 @@ def _plan(ids, submissions, a, store, force):
             continue
         except OSError as exc:
             digest, path, note = f"unreadable: {exc}", submission.candidates[0], None
-        saved = None if force else store.load(sid, digest)
+            paths[sid] = path
+        saved = None if force else store.load(sid, digest, not_before)
         if saved is not None:
             known[sid] = saved
             reused += 1
         else:
             jobs.append(_Job(sid, path, note, digest))
-    return known, jobs, reused
+    return known, jobs, reused, paths
 
 
 class _Slots:
@@ -172,7 +179,59 @@ class _Slots:
 def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_url=None,
                 sandboxed=True, echo=print, progress=True, workers=None, force=False,
                 scheduler=None, late_config=None, canvas_column=None):
+    """Grade a folder (or Canvas zip) of submissions into ``course_dir``, holding the
+    course folder's lock (autograder.lock) for the whole run."""
     a = assignments.load(name, checks_root)
+    with course_lock(course_dir, f"grade {a.name}", echo):
+        return _grade_batch(a, submissions_dir, course_dir, roster, db_url, sandboxed, echo,
+                            progress, workers, force, scheduler, late_config, canvas_column)
+
+
+def _repair_line(repaired, out_dir):
+    """One line for hand scores the gradebook had lost or that something else wrote."""
+    sid, gid, was, now = repaired[0]
+    shown = "none" if was is None else f"{was:g}"
+    entered = "none" if now is None else f"{now:g}"
+    return (f"warning: {len(repaired)} hand score(s) in the gradebook differed from those "
+            f"entered with `autograder review import` (e.g. {sid} {gid}: {shown} in the "
+            f"gradebook, {entered} entered) and were put back as entered "
+            f"({handscores.journal_path(out_dir)}); something other than autograder "
+            "changed the gradebook")
+
+
+class _ForcedRegrade:
+    """A ``--force`` run that has not finished yet: ``regrade-since`` in the assignment's
+    folder holds when it started, and every run (with or without ``--force``) regrades the
+    results saved before then, so Ctrl-C after ``--force`` and a plain re-run finish the
+    regrade without redoing the students it already regraded."""
+
+    def __init__(self, out_dir, force):
+        from autograder.results import write_atomically
+
+        self.path = Path(out_dir) / "regrade-since"
+        try:
+            self.since = float(self.path.read_text())
+        except (OSError, ValueError):
+            self.since = 0.0
+        if force and not self.since:
+            self.since = time.time()
+            write_atomically(self.path, f"{self.since!r}\n".encode())
+
+    def finished(self):
+        self.path.unlink(missing_ok=True)
+
+
+def _first_line(known, jobs, reused, where):
+    """'Grading 13 submission(s) with 2 worker(s); 5 unchanged since the last run, 1
+    without a notebook': only what is true of this run."""
+    others = [f"{reused} unchanged since the last run" if reused else "",
+              f"{len(known) - reused} without a notebook" if len(known) > reused else ""]
+    tail = ", ".join(o for o in others if o)
+    return f"Grading {len(jobs)} submission(s) {where}" + (f"; {tail}" if tail else "")
+
+
+def _grade_batch(a, submissions_dir, course_dir, roster, db_url, sandboxed, echo, progress,
+                 workers, force, scheduler, late_config, canvas_column):
     out_dir = Path(course_dir).resolve() / a.name
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
@@ -183,10 +242,16 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
     canvas_rows = canvas.read_roster(roster) if roster else None
     if Path(submissions_dir).suffix.lower() == ".zip":
         folder = out_dir / "canvas-submissions"
-        for problem in canvas.unpack(submissions_dir, folder, canvas_rows):
+        skip = canvas.test_student_ids(roster) if roster else set()
+        for problem in canvas.unpack(submissions_dir, folder, canvas_rows, skip):
             echo(f"note: {problem}")
         submissions_dir = folder
     submissions = discover(submissions_dir, a.name, a.notebook.name)
+    try:
+        previous = load_last_run(out_dir)
+    except GraderError:
+        previous = None
+    warn_fewer_options(previous, run_arguments, a.name, echo)
     save_last_run(out_dir, notebooks=str(Path(submissions_dir).resolve()), **run_arguments)
     ids = list(submissions)
     if roster:
@@ -198,14 +263,15 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
     workers = max(1, workers or default_workers())
     late_file = Path(late_config) if late_config else out_dir / "late.toml"
     policy = load_policy(late_file) if late_config or late_file.is_file() else None
-    lateness = {sid: assess(policy, sid, _submitted_at(submissions.get(sid), a))
-                for sid in ids}
+    times = {sid: _submitted_at(submissions.get(sid), a) for sid in ids}
+    lateness = {sid: assess(policy, sid, times[sid]) for sid in ids}
 
     seed = secret_seed(out_dir / "secret-seed")
     inputs = case_inputs(a, seed)
     fingerprint = checks_fingerprint(a, seed, library_packages(a))
     store = ResultStore(out_dir / "results", fingerprint)
-    known, jobs, reused = _plan(ids, submissions, a, store, force)
+    forced = _ForcedRegrade(out_dir, force)
+    known, jobs, reused, paths = _plan(ids, submissions, a, store, force, forced.since)
 
     reference = None
     if jobs:
@@ -216,34 +282,48 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             save_reference(out_dir / "reference", fingerprint, reference)
         where = f"on the Dask cluster at {scheduler}" if scheduler else \
             f"with {min(workers, len(jobs))} worker(s)"
-        echo(f"Grading {len(jobs)} submission(s) {where}; "
-             f"{len(ids) - len(jobs)} already graded or without a notebook")
+        echo(_first_line(known, jobs, reused, where))
 
     results = dict(known)
     sandbox = ""
+    asked = questions(a)
     with CourseGradebook(db_url, a) as gradebook:
+        gradebook.set_due_date(policy.due if policy else None)
+        entered = handscores.entered(out_dir, gradebook.hand_scores)
+        repaired = []
+
         def commit(result, digest=None):
             """The one writer: gradebook, saved result, feedback page, problem line."""
+            sid = result.student_id
+            blank = unanswered(paths[sid], a, asked)
             if result.status != "missing":
-                gradebook.record(result)
+                hand = {g: v for (s, g), v in entered.items() if s == sid}
+                repaired.extend((sid, *change) for change in gradebook.record(
+                    result, blank, lateness[sid].fraction, times[sid], hand))
             if digest is not None:
                 store.save(result, digest)
-            manual = gradebook.manual_scores(result.student_id) \
-                if result.status != "missing" else {}
-            feedback.write(out_dir / "feedback" / f"{result.student_id}.html",
-                           feedback.render(result, a, manual, lateness[result.student_id]))
+            manual = gradebook.manual_scores(sid) if result.status != "missing" else {}
+            feedback.write(out_dir / "feedback" / f"{sid}.html",
+                           feedback.render(result, a, manual, lateness[sid],
+                                           unanswered=blank))
             if result.status != "ok" or result.notes:
                 first = result.notes[0] if result.notes else ""
-                tqdm.write(f"{result.student_id}: {result.status} "
-                           f"({result.auto_total:g}/{a.auto_points:g}) {first}")
+                # through tqdm while a bar is drawn; else through echo (silent for the
+                # re-run of `review import`)
+                (tqdm.write if progress else echo)(
+                    f"{sid}: {result.status} ({result.auto_total:g}/{a.auto_points:g}) "
+                    f"{first}")
             return manual
 
         for sid in ids:
             if sid in known:
                 commit(known[sid])
         sandbox = _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit,
-                            results, progress, scheduler, fingerprint) if jobs else \
+                            results, progress, scheduler, fingerprint, force) if jobs else \
             next((r.sandbox for r in results.values() if r.sandbox), "")
+        forced.finished()
+        if repaired:
+            echo(_repair_line(repaired, out_dir))
 
         rows = []
         for sid in ids:
@@ -337,7 +417,7 @@ class _DaskRunner:
 
 
 def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, progress,
-              scheduler=None, fingerprint=""):
+              scheduler=None, fingerprint="", force=False):
     """Grade ``jobs`` locally on ``workers`` threads, or on the Dask cluster at
     ``scheduler``; commit each result in this thread as it arrives. On Ctrl-C or SIGTERM:
     stop starting jobs, kill the running sandboxes, commit nothing more, and raise
@@ -360,9 +440,13 @@ def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, p
     except KeyboardInterrupt:
         if runner is not None:
             runner.stop()
+        # After --force, the same command would regrade everyone again: say what resumes
+        # (the unfinished regrade is remembered: see _ForcedRegrade).
+        again = ("run the same command without --force to regrade only the rest"
+                 if force else "run the same command again to grade the rest")
         raise BatchInterruptedError(
             f"interrupted: {done} of {len(jobs)} submissions graded in this run are saved; "
-            "run the same command again to grade the rest") from None
+            f"{again}") from None
     finally:
         bar.close()
         if runner is not None:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -94,14 +95,16 @@ class ResultStore:
     def _path(self, student_id):
         return self.folder / f"{student_id}.json"
 
-    def load(self, student_id, submission_digest):
-        """The saved result if it was graded from these bytes under these checks."""
+    def load(self, student_id, submission_digest, not_before=0.0):
+        """The saved result if it was graded from these bytes under these checks, at
+        ``not_before`` (a time.time()) or later."""
         try:
             data = json.loads(self._path(student_id).read_text())
         except (OSError, ValueError):
             return None
         if (data.get("checks") != self.fingerprint
-                or data.get("submission") != submission_digest):
+                or data.get("submission") != submission_digest
+                or data.get("graded_at", 0.0) < not_before):
             return None
         try:
             return result_from_dict(data["result"])
@@ -110,7 +113,7 @@ class ResultStore:
 
     def save(self, result, submission_digest):
         data = {"checks": self.fingerprint, "submission": submission_digest,
-                "result": result_to_dict(result)}
+                "graded_at": time.time(), "result": result_to_dict(result)}
         write_atomically(self._path(result.student_id),
                          json.dumps(data, indent=1).encode())
 

@@ -10,6 +10,7 @@ from grading_helpers import (
     read_csv,
     run_cli,
     visible_test_points,
+    write_review_sheet,
 )
 from nbgrader.api import Gradebook
 
@@ -75,10 +76,10 @@ def test_regrading_is_identical_and_keeps_manual_scores(graded, tmp_path):
     course, _ = graded
     course2 = tmp_path / "course"
     shutil.copytree(course, course2)
-    with Gradebook(f"sqlite:///{course2 / 'gradebook.db'}") as gb:
-        gb.find_grade("relu-derivation", "fx01_tiny", "fx01_tiny",
-                      "perfect").manual_score = 1.5
-        gb.db.commit()
+    write_review_sheet(tmp_path / "scores.csv", [("perfect", "1.5")])
+    done = run_cli("review", "import", "fx01", tmp_path / "scores.csv", "--course-dir",
+                   course2, "--course-root", FIXTURES / "course")
+    assert done.returncode == 0, done.stderr
     done = run_cli("grade", "fx01", FIXTURES / "submitted", "--roster",
                    FIXTURES / "roster.csv", "--course-root", FIXTURES / "course",
                    "--course-dir", course2, "--quiet")
