@@ -101,7 +101,7 @@ def cmd_review(args):
     if not args.sheet:
         raise GraderError("review import needs the filled-in review.csv")
     # One lock over the import and the re-run, so no grade run slips in between.
-    with course_lock(course_dir, f"review import {args.assignment}"):
+    with course_lock(course_dir, f"review import {args.assignment}", create=False):
         n, run = review.import_scores(args.assignment, checks, course_dir, args.sheet)
         print(f"{n} hand-graded scores written to the gradebook; updating grades.csv ...")
         outcome = grade_batch(args.assignment, run["submissions"], course_dir, checks,
@@ -189,6 +189,10 @@ def main(argv=None):
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     args = build_parser().parse_args(argv)
+    # One line at a time even into a pipe or a log file: a "waiting for ..." line or a
+    # student's problem line is seen when it happens.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     from autograder.batch import BatchInterruptedError
 
     try:

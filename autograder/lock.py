@@ -23,6 +23,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from autograder.errors import GraderError
+
 LOCK_NAME = ".lock"
 _held = {}  # resolved lock path -> (file, depth), in this process
 _guard = threading.Lock()
@@ -39,10 +41,14 @@ def _holder(path):
 
 
 @contextmanager
-def course_lock(course_dir, what, echo=print):
+def course_lock(course_dir, what, echo=print, create=True):
     """Hold the course folder's lock for the block; wait (with one line) if another
-    process holds it. ``what`` names this run for whoever waits on it, e.g. 'grade ps01'."""
+    process holds it. ``what`` names this run for whoever waits on it, e.g. 'grade ps01'.
+    ``create=False``: a course folder that does not exist is an error (nothing to lock)."""
     folder = Path(course_dir).resolve()
+    if not create and not folder.is_dir():
+        raise GraderError(f"course folder {folder} does not exist: grade the set there "
+                          "first, or give the right --course-dir")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     with _guard:
