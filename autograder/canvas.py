@@ -20,8 +20,7 @@ SIS ids) is left out, and a submission of it in the zip is skipped with a note.
 column for the assignment holding each student's total, which Canvas's gradebook import
 matches by its header (name the column as it appears in Canvas, e.g. ``PS1 (123456)``,
 with ``--canvas-column``). A student without a submission, and one whose hand-graded parts
-are still pending, gets an empty cell, not a 0: an empty cell is not a grade in Canvas, so
-it neither counts as 0 nor overwrites a grade already entered there.
+are still pending, gets an empty cell, not a 0 that would look like a grade.
 """
 
 import csv

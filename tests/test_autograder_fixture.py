@@ -153,3 +153,17 @@ def test_notebook_tests_agree_with_the_grader(released, tmp_path, which, points)
     assert done.returncode == 0, done.stderr
     row = read_csv(tmp_path / "course" / "fx01_tiny" / "grades.csv")[0]
     assert float(row["auto_total"]) == points
+
+
+def test_make_grade_passes_options_through():
+    """`make grade ... ARGS="..."` runs autograder grade with those options (dry run)."""
+    import subprocess
+
+    from grading_helpers import ROOT
+
+    done = subprocess.run(["make", "-n", "-s", "grade", "PS=ps03", "SUBMISSIONS=subs",
+                           'ARGS=--roster roster.csv --late-config "my late.toml"'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].strip() == \
+        '.venv/bin/autograder grade ps03 subs --roster roster.csv --late-config "my late.toml"'
