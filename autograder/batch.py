@@ -234,7 +234,8 @@ def _grade_batch(a, submissions_dir, course_dir, roster, db_url, sandboxed, echo
                  workers, force, scheduler, late_config, canvas_column):
     out_dir = Path(course_dir).resolve() / a.name
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
-    db_url = db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    default_db = f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    db_url = db_url or default_db
     run_arguments = {"submissions": str(Path(submissions_dir).resolve()),
                      "roster": str(Path(roster).resolve()) if roster else None,
                      "db_url": db_url, "late_config": str(Path(late_config).resolve())
@@ -251,7 +252,7 @@ def _grade_batch(a, submissions_dir, course_dir, roster, db_url, sandboxed, echo
         previous = load_last_run(out_dir)
     except GraderError:
         previous = None
-    warn_fewer_options(previous, run_arguments, a.name, echo)
+    warn_fewer_options(previous, run_arguments, a.name, echo, default_db)
     save_last_run(out_dir, notebooks=str(Path(submissions_dir).resolve()), **run_arguments)
     ids = list(submissions)
     if roster:

@@ -51,15 +51,18 @@ def load_last_run(out_dir):
                           "the set first") from exc
 
 
-def warn_fewer_options(previous, current, assignment, echo):
+def warn_fewer_options(previous, current, assignment, echo, default_db=None):
     """One line if this ``grade`` run leaves out an option the last run of the set had
-    (a roster, a late policy, a Canvas column, another gradebook): the run is not stopped,
-    since leaving an option out may be meant, but grades.csv will differ from the last."""
+    (a roster, a late policy, a Canvas column, a gradebook given with --db): the run is not
+    stopped, since leaving an option out may be meant, but grades.csv will differ from the
+    last one. ``default_db``: the gradebook used when --db is not given."""
     if not previous:
         return
     missing = [f"{flag} {previous[key]}" for key, flag in OPTIONS.items()
-               if previous.get(key) and current.get(key) != previous[key]
-               and not (key == "db_url" and current.get(key))]
+               if key != "db_url" and previous.get(key) and not current.get(key)]
+    if previous.get("db_url") not in (None, current.get("db_url")) and \
+            current.get("db_url") == default_db:
+        missing.append(f"--db {previous['db_url']}")
     if missing:
         echo(f"warning: the last grade run of {assignment} used {'; '.join(missing)}; "
              "this one does not, so its grades.csv, feedback and report are written "

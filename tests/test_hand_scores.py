@@ -248,16 +248,18 @@ def test_fewer_options_than_the_last_run_warn_in_one_line(tmp_path):
     roster.write_text("student_id\nperfect\nwrong_gradient\nblank\nabsent\n")
     late = tmp_path / "late.toml"
     late.write_text('due = 2026-11-20T23:59:00+00:00\npolicy = "zero"\n')
-    first = grade(submitted, course, "--roster", roster, "--late-config", late)
+    db = f"sqlite:///{tmp_path / 'other.db'}"
+    first = grade(submitted, course, "--roster", roster, "--late-config", late, "--db", db)
     # the first run says what it does, and claims nothing was graded before
     lines = first.stdout.splitlines()
     assert any(re.fullmatch(r"Grading 3 submission\(s\) with \d worker\(s\); "
                             r"1 without a notebook", line) for line in lines), lines
     assert "already graded" not in first.stdout and "warning:" not in first.stdout
-    again = grade(submitted, course)  # no roster, no late policy
+    again = grade(submitted, course)  # no roster, no late policy, the default gradebook
     warnings = [line for line in again.stdout.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, again.stdout
     assert f"--roster {roster}" in warnings[0] and f"--late-config {late}" in warnings[0]
+    assert f"--db {db}" in warnings[0]
     assert "absent" not in grades(course)  # the run did what it was told
-    third = grade(submitted, course, "--roster", roster, "--late-config", late)
+    third = grade(submitted, course, "--roster", roster, "--late-config", late, "--db", db)
     assert "warning:" not in third.stdout
