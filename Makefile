@@ -64,9 +64,9 @@ lint: $(STAMP)  ## ruff
 release: $(STAMP) $(BWRAP)  ## solutions/ -> exercises/ (PS=ps01)
 	$(VENV)/bin/autograder release $(PS)
 
-grade: $(STAMP) $(BWRAP)  ## grade a folder of submissions (PS=ps01 SUBMISSIONS=path)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade PS=ps01 SUBMISSIONS=path/to/submissions"; exit 2; }
-	$(VENV)/bin/autograder grade $(PS) $(SUBMISSIONS)
+grade: $(STAMP) $(BWRAP)  ## grade submissions (PS=ps01 SUBMISSIONS=path ARGS="--roster r.csv")
+	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade PS=ps01 SUBMISSIONS=path/to/submissions [ARGS="--roster roster.csv --late-config late.toml"]'; exit 2; }
+	$(VENV)/bin/autograder grade $(PS) $(SUBMISSIONS) $(ARGS)
 
 bench: $(STAMP) $(BWRAP)  ## run every benchmark and print its ratios
 	$(PY) benchmarks/run_all.py

@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder import assignment as assignments
-from autograder import canvas, feedback, matching, report
+from autograder import canvas, feedback, handscores, matching, report
 from autograder import sandbox as sandboxes
+from autograder.answers import questions, unanswered
 from autograder.errors import GraderError, SubmissionError
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
@@ -33,6 +35,7 @@ from autograder.grading import (
 )
 from autograder.intake import read_input
 from autograder.late import assess, submission_time
+from autograder.lock import course_lock
 from autograder.results import (
     ResultStore,
     checks_fingerprint,
@@ -40,7 +43,7 @@ from autograder.results import (
     load_reference,
     save_reference,
 )
-from autograder.review import save_last_run
+from autograder.review import load_last_run, save_last_run, warn_fewer_options
 from autograder.sandbox import SANDBOX_NAMES, kill_all_running
 
 
@@ -125,18 +128,21 @@ class _Job:
     digest: str
 
 
-def _plan(ids, submissions, a, store, force):
+def _plan(ids, submissions, a, store, force, not_before=0.0):
     """Split the class into results known now (missing, no notebook, saved and unchanged)
-    and jobs to grade. Returns (known {student: result}, jobs, number of saved results
-    reused)."""
-    known, jobs, reused = {}, [], 0
+    and jobs to grade; a saved result from before ``not_before`` is regraded. Returns
+    (known {student: result}, jobs, number of saved results reused, {student: the
+    notebook graded, or None})."""
+    known, jobs, reused, paths = {}, [], 0, {}
     for sid in ids:
         submission = submissions.get(sid)
+        paths[sid] = None
         if submission is None:
             known[sid] = missing_result(sid, a)
             continue
         try:
             path, note = pick_notebook(submission, a)
+            paths[sid] = path
             digest = file_digest(path)
         except SubmissionError as exc:
             result = missing_result(sid, a)
@@ -147,13 +153,14 @@ def _plan(ids, submissions, a, store, force):
             continue
         except OSError as exc:
             digest, path, note = f"unreadable: {exc}", submission.candidates[0], None
-        saved = None if force else store.load(sid, digest)
+            paths[sid] = path
+        saved = None if force else store.load(sid, digest, not_before)
         if saved is not None:
             known[sid] = saved
             reused += 1
         else:
             jobs.append(_Job(sid, path, note, digest))
-    return known, jobs, reused
+    return known, jobs, reused, paths
 
 
 class _Slots:
@@ -175,36 +182,99 @@ class _Slots:
 def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_url=None,
                 sandboxed=True, echo=print, progress=True, workers=None, force=False,
                 scheduler=None, late_config=None, canvas_column=None):
+    """Grade a folder (or Canvas zip) of submissions into ``course_dir``, holding the
+    course folder's lock (autograder.lock) for the whole run."""
     a = assignments.load(name, checks_root)
     if sandboxed and scheduler is None:
         sandboxes.require_sandbox()  # one line, before anything is written
+    out_dir = Path(course_dir).resolve() / a.name
+    late_file = Path(late_config) if late_config else out_dir / "late.toml"
+    # Everything read and checked first: wrong input is refused before anything is
+    # written (the course folder and its lock included).
+    intake = read_input(a, submissions_dir, roster,
+                        late_file if late_config or late_file.is_file() else None)
+    try:
+        with course_lock(course_dir, f"grade {a.name}", echo):
+            return _grade_batch(a, intake, submissions_dir, course_dir, roster, db_url,
+                                sandboxed, echo, progress, workers, force, scheduler,
+                                late_config, canvas_column)
+    finally:
+        intake.discard()
+
+
+def _repair_line(repaired, out_dir):
+    """One line for hand scores the gradebook had lost or that something else wrote."""
+    sid, gid, was, now = repaired[0]
+    shown = "none" if was is None else f"{was:g}"
+    entered = "none" if now is None else f"{now:g}"
+    return (f"warning: {len(repaired)} hand score(s) in the gradebook differed from those "
+            f"entered with `autograder review import` (e.g. {sid} {gid}: {shown} in the "
+            f"gradebook, {entered} entered) and were put back as entered "
+            f"({handscores.journal_path(out_dir)}); something other than autograder "
+            "changed the gradebook")
+
+
+class _ForcedRegrade:
+    """A ``--force`` run that has not finished yet: ``regrade-since`` in the assignment's
+    folder holds when it started, and every run (with or without ``--force``) regrades the
+    results saved before then, so Ctrl-C after ``--force`` and a plain re-run finish the
+    regrade without redoing the students it already regraded."""
+
+    def __init__(self, out_dir, force):
+        from autograder.results import write_atomically
+
+        self.path = Path(out_dir) / "regrade-since"
+        try:
+            self.since = float(self.path.read_text())
+        except (OSError, ValueError):
+            self.since = 0.0
+        if force and not self.since:
+            self.since = time.time()
+            write_atomically(self.path, f"{self.since!r}\n".encode())
+
+    def finished(self):
+        self.path.unlink(missing_ok=True)
+
+
+def _first_line(known, jobs, reused, where):
+    """'Grading 13 submission(s) with 2 worker(s); 5 unchanged since the last run, 1
+    without a notebook': only what is true of this run."""
+    others = [f"{reused} unchanged since the last run" if reused else "",
+              f"{len(known) - reused} without a notebook" if len(known) > reused else ""]
+    tail = ", ".join(o for o in others if o)
+    return f"Grading {len(jobs)} submission(s) {where}" + (f"; {tail}" if tail else "")
+
+
+def _grade_batch(a, intake, submissions_dir, course_dir, roster, db_url, sandboxed, echo,
+                 progress, workers, force, scheduler, late_config, canvas_column):
     mode = "bubblewrap" if sandboxed else "none"
     out_dir = Path(course_dir).resolve() / a.name
-    db_url = db_url or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    default_db = f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    db_url = db_url or default_db
     run_arguments = {"submissions": str(Path(submissions_dir).resolve()),
                      "roster": str(Path(roster).resolve()) if roster else None,
                      "db_url": db_url, "late_config": str(Path(late_config).resolve())
                      if late_config else None, "canvas_column": canvas_column,
                      "sandboxed": bool(sandboxed)}
-    late_file = Path(late_config) if late_config else out_dir / "late.toml"
-    # Everything read and checked first: wrong input is refused before anything is written.
-    intake = read_input(a, submissions_dir, roster,
-                        late_file if late_config or late_file.is_file() else None)
-    try:
-        (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
-        intake.keep(out_dir / "canvas-submissions", a)
-    finally:
-        intake.discard()
+    (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
+    intake.keep(out_dir / "canvas-submissions", a)
     for line in intake.notes:
         echo(line)
     submissions, ids, canvas_rows = intake.submissions, intake.ids, intake.canvas_rows
+    policy = intake.policy
     notebooks = out_dir / "canvas-submissions" if intake.from_zip else submissions_dir
+    try:
+        previous = load_last_run(out_dir)
+    except GraderError:
+        previous = None
+    warn_fewer_options(previous, run_arguments, a.name, echo, default_db)
     save_last_run(out_dir, notebooks=str(Path(notebooks).resolve()), **run_arguments)
     workers = max(1, workers or default_workers())
-    times = {sid: _submitted_at(submissions.get(sid), a) for sid in ids}
-    lateness = {sid: assess(intake.policy, sid, times[sid][0]) for sid in ids}
-    from_files = sum(1 for _, source in times.values() if source == "file time")
-    if intake.policy is not None and from_files and not intake.from_zip:
+    stamped = {sid: _submitted_at(submissions.get(sid), a) for sid in ids}
+    times = {sid: when for sid, (when, _) in stamped.items()}
+    lateness = {sid: assess(policy, sid, times[sid]) for sid in ids}
+    from_files = sum(1 for _, source in stamped.values() if source == "file time")
+    if policy is not None and from_files and not intake.from_zip:
         echo(f"note: the submission times of {from_files} student(s) are their notebook "
              "files' modification times (no nbgrader timestamp.txt beside them): a copy "
              "that does not keep times (cp without -p, a download) changes them; check "
@@ -214,7 +284,8 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
     inputs = case_inputs(a, seed)
     fingerprint = checks_fingerprint(a, seed, library_packages(a))
     store = ResultStore(out_dir / "results", fingerprint, mode)
-    known, jobs, reused = _plan(ids, submissions, a, store, force)
+    forced = _ForcedRegrade(out_dir, force)
+    known, jobs, reused, paths = _plan(ids, submissions, a, store, force, forced.since)
     if store.other_mode:
         before, now = (("without a sandbox", "in the sandbox") if sandboxed
                        else ("in the sandbox", "without one (--no-sandbox)"))
@@ -235,37 +306,51 @@ def grade_batch(name, submissions_dir, course_dir, checks_root, roster=None, db_
             save_reference(out_dir / "reference", fingerprint, reference, mode)
         where = f"on the Dask cluster at {scheduler}" if scheduler else \
             f"with {min(workers, len(jobs))} worker(s)"
-        echo(f"Grading {len(jobs)} submission(s) {where}; "
-             f"{len(ids) - len(jobs)} already graded or without a notebook")
+        echo(_first_line(known, jobs, reused, where))
 
     results = dict(known)
     sandbox = ""
+    asked = questions(a)
     with CourseGradebook(db_url, a) as gradebook:
+        gradebook.set_due_date(policy.due if policy else None)
+        entered = handscores.entered(out_dir, gradebook.hand_scores)
+        repaired = []
+
         def commit(result, digest=None):
             """The one writer: gradebook, saved result, feedback page, problem line."""
+            sid = result.student_id
+            blank = unanswered(paths[sid], a, asked)
             if result.status != "missing":
-                gradebook.record(result)
+                hand = {g: v for (s, g), v in entered.items() if s == sid}
+                repaired.extend((sid, *change) for change in gradebook.record(
+                    result, blank, lateness[sid].fraction, times[sid], hand))
             if digest is not None:
                 store.save(result, digest)
-            manual = gradebook.manual_scores(result.student_id) \
-                if result.status != "missing" else {}
-            feedback.write(out_dir / "feedback" / f"{result.student_id}.html",
-                           feedback.render(result, a, manual, lateness[result.student_id]))
+            manual = gradebook.manual_scores(sid) if result.status != "missing" else {}
+            feedback.write(out_dir / "feedback" / f"{sid}.html",
+                           feedback.render(result, a, manual, lateness[sid],
+                                           unanswered=blank))
             if result.status != "ok" or result.notes:
                 first = result.notes[0] if result.notes else ""
-                tqdm.write(f"{result.student_id}: {result.status} "
-                           f"({result.auto_total:g}/{a.auto_points:g}) {first}")
+                # through tqdm while a bar is drawn; else through echo (silent for the
+                # re-run of `review import`)
+                (tqdm.write if progress else echo)(
+                    f"{sid}: {result.status} ({result.auto_total:g}/{a.auto_points:g}) "
+                    f"{first}")
             return manual
 
         for sid in ids:
             if sid in known:
                 commit(known[sid])
         sandbox = _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit,
-                            results, progress, scheduler, fingerprint) if jobs else ""
+                            results, progress, scheduler, fingerprint, force) if jobs else ""
         # Every result of this batch was graded in its mode (saved ones from another mode
         # were regraded above), so one name describes them all.
         sandbox = sandbox or next((r.sandbox for r in results.values() if r.sandbox), "") \
             or ("bubblewrap" if sandboxed else SANDBOX_NAMES["none"])
+        forced.finished()
+        if repaired:
+            echo(_repair_line(repaired, out_dir))
 
         rows = []
         for sid in ids:
@@ -359,7 +444,7 @@ class _DaskRunner:
 
 
 def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, progress,
-              scheduler=None, fingerprint=""):
+              scheduler=None, fingerprint="", force=False):
     """Grade ``jobs`` locally on ``workers`` threads, or on the Dask cluster at
     ``scheduler``; commit each result in this thread as it arrives. On Ctrl-C or SIGTERM:
     stop starting jobs, kill the running sandboxes, commit nothing more, and raise
@@ -383,9 +468,13 @@ def _run_jobs(jobs, a, reference, inputs, sandboxed, workers, commit, results, p
     except KeyboardInterrupt:
         if runner is not None:
             runner.stop()
+        # After --force, the same command would regrade everyone again: say what resumes
+        # (the unfinished regrade is remembered: see _ForcedRegrade).
+        again = ("run the same command without --force to regrade only the rest"
+                 if force else "run the same command again to grade the rest")
         raise BatchInterruptedError(
             f"interrupted: {done} of {len(jobs)} submissions graded in this run are saved; "
-            "run the same command again to grade the rest") from None
+            f"{again}") from None
     finally:
         bar.close()
         if runner is not None:

@@ -12,12 +12,15 @@ stored in the zip as its modification time (the submission time late work uses).
 **Roster.** A Canvas gradebook export: columns ``Student, ID, SIS User ID, SIS Login ID,
 Section`` (then assignments), and a ``Points Possible`` row under the header. ``ID`` is
 Canvas's user id, the number in the zip's file names; the student id used in grades.csv
-is the SIS Login ID, else the SIS User ID, else the Canvas id.
+is the SIS Login ID, else the SIS User ID, else the Canvas id. Canvas's **Test Student**
+(the student view's account: named "Test Student", or "Student, Test" in exports, with no
+SIS ids) is left out, and a submission of it in the zip is skipped with a note.
 
 **Out.** ``canvas_grades.csv``: the same five columns, the ``Points Possible`` row, and one
 column for the assignment holding each student's total, which Canvas's gradebook import
 matches by its header (name the column as it appears in Canvas, e.g. ``PS1 (123456)``,
-with ``--canvas-column``).
+with ``--canvas-column``). A student without a submission, and one whose hand-graded parts
+are still pending, gets an empty cell, not a 0 that would look like a grade.
 """
 
 import csv
@@ -44,9 +47,17 @@ def is_canvas_roster(header):
     return {"student", "id", "sis user id"} <= {h.strip().lower() for h in header}
 
 
-def read_roster(path):
-    """Rows of a Canvas roster as dicts with the five COLUMNS (``Points Possible`` and
-    blank rows left out), or None if the file is not a Canvas export."""
+TEST_STUDENT_NAMES = {"test student", "student, test"}
+
+
+def is_test_student(row):
+    """Canvas's Test Student: its name, and no SIS id (a real student has one)."""
+    return (row.get("Student", "").strip().lower() in TEST_STUDENT_NAMES
+            and not row.get("SIS User ID") and not row.get("SIS Login ID"))
+
+
+def _all_rows(path):
+    """Every student row of a Canvas roster (the Test Student too), or None."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -71,13 +82,26 @@ def read_roster(path):
     return rows
 
 
+def read_roster(path):
+    """Rows of a Canvas roster as dicts with the five COLUMNS (``Points Possible``, blank
+    rows and Canvas's Test Student left out), or None if the file is not a Canvas export."""
+    rows = _all_rows(path)
+    return None if rows is None else [r for r in rows if not is_test_student(r)]
+
+
+def test_student_ids(path):
+    """Canvas user ids of the roster's Test Student (empty if it is not a Canvas export)."""
+    return {r["ID"] for r in _all_rows(path) or [] if is_test_student(r)}
+
+
 def student_id(row):
     return row["SIS Login ID"] or row["SIS User ID"] or row["ID"]
 
 
-def unpack(zip_path, dest, roster_rows=None):
+def unpack(zip_path, dest, roster_rows=None, skip_users=()):
     """Write the zip's notebooks as ``dest/<student id>.ipynb``; return the problems
-    found (one line each). The newest submission of each student is kept."""
+    found (one line each). The newest submission of each student is kept; Canvas users in
+    ``skip_users`` (the Test Student) are skipped."""
     by_canvas_id = {r["ID"]: student_id(r) for r in roster_rows or []}
     problems, chosen = [], {}
     try:
@@ -103,6 +127,9 @@ def unpack(zip_path, dest, roster_rows=None):
                                 f"{info.file_size / 1024**2:.0f} MB")
                 continue
             user = match["user"]
+            if user in skip_users:
+                problems.append(f"skipped {printable(name, 120)}: Canvas's Test Student")
+                continue
             sid = by_canvas_id.get(user)
             if sid is None:
                 sid = f"{match['name']}_{user}"
@@ -132,7 +159,8 @@ def unpack(zip_path, dest, roster_rows=None):
 
 def write_grades(path, column, rows, roster_rows, points_possible):
     """canvas_grades.csv for Canvas's gradebook import. ``rows``: grades.csv rows by
-    student id; students on the roster without a row get an empty cell."""
+    student id; students on the roster without a row or without a submission, and rows
+    whose total is pending (empty), get an empty cell."""
     from autograder.gradebook import write_csv_atomically
 
     roster_rows = roster_rows or [{"Student": sid, "ID": "", "SIS User ID": "",
@@ -141,5 +169,6 @@ def write_grades(path, column, rows, roster_rows, points_possible):
             column: f"{points_possible:g}"}]
     for r in roster_rows:
         grades = rows.get(student_id(r))
-        out.append({**r, column: "" if grades is None else grades["total"]})
+        blank = grades is None or grades["status"] == "missing"
+        out.append({**r, column: "" if blank else grades["total"]})
     write_csv_atomically(path, [*COLUMNS, column], out)

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -78,9 +79,22 @@ def cmd_grade(args):
     return 0
 
 
+def import_command(args, sheet, course_dir):
+    """The `review import` command for this export, as it can be pasted: with the same
+    course folder (and checks and course root, if given), paths absolute and quoted."""
+    words = ["autograder", "review", "import", args.assignment, str(Path(sheet).resolve()),
+             "--course-dir", str(Path(course_dir).resolve())]
+    if args.checks:
+        words += ["--checks", str(Path(args.checks).resolve())]
+    if args.course_root:
+        words += ["--course-root", str(Path(args.course_root).resolve())]
+    return shlex.join(words)
+
+
 def cmd_review(args):
     from autograder import review
     from autograder.batch import grade_batch
+    from autograder.lock import course_lock
 
     root = Path(args.course_root) if args.course_root else find_course_root()
     checks = Path(args.checks) if args.checks else root / "solutions"
@@ -88,17 +102,20 @@ def cmd_review(args):
     if args.action == "export":
         folder, n = review.export(args.assignment, checks, course_dir)
         print(f"{n} answers to grade by hand: {folder / 'review.html'}")
-        print(f"fill in the score column of {folder / 'review.csv'}, then run "
-              f"`autograder review import {args.assignment} {folder / 'review.csv'}`")
+        print(f"fill in the score column of {folder / 'review.csv'}, then run:")
+        print(f"  {import_command(args, folder / 'review.csv', course_dir)}")
         return 0
     if not args.sheet:
         raise GraderError("review import needs the filled-in review.csv")
-    n, run = review.import_scores(args.assignment, checks, course_dir, args.sheet)
-    print(f"{n} hand-graded scores written to the gradebook; updating grades.csv ...")
-    outcome = grade_batch(args.assignment, run["submissions"], course_dir, checks,
-                          roster=run["roster"], db_url=run["db_url"], progress=False,
-                          late_config=run["late_config"], canvas_column=run["canvas_column"],
-                          sandboxed=run.get("sandboxed", True), echo=lambda *a: None)
+    # One lock over the import and the re-run, so no grade run slips in between.
+    with course_lock(course_dir, f"review import {args.assignment}", create=False):
+        n, run = review.import_scores(args.assignment, checks, course_dir, args.sheet)
+        print(f"{n} hand-graded scores written to the gradebook; updating grades.csv ...")
+        outcome = grade_batch(args.assignment, run["submissions"], course_dir, checks,
+                              roster=run["roster"], db_url=run["db_url"], progress=False,
+                              late_config=run["late_config"],
+                              canvas_column=run["canvas_column"],
+                              sandboxed=run.get("sandboxed", True), echo=lambda *a: None)
     print(f"grades    : {outcome.csv_path}")
     return 0
 
@@ -185,6 +202,10 @@ def main(argv=None):
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     args = build_parser().parse_args(argv)
+    # One line at a time even into a pipe or a log file: a "waiting for ..." line or a
+    # student's problem line is seen when it happens.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     from autograder.batch import BatchInterruptedError
 
     try:

@@ -23,9 +23,10 @@ td.pts { white-space: nowrap; text-align: right; }
 """
 
 
-def render(result, assignment, manual_scores, late=None):
+def render(result, assignment, manual_scores, late=None, unanswered=()):
     """The feedback page for one student as an HTML string. ``late``: a
-    :class:`autograder.late.Lateness`, or None."""
+    :class:`autograder.late.Lateness`, or None; ``unanswered``: hand-graded cells left as
+    released (scored 0 unless a grader gives a score)."""
     e = html.escape
     rows = []
     for part in result.parts:
@@ -41,11 +42,15 @@ def render(result, assignment, manual_scores, late=None):
                         f"by hand</td><td class='pts'>– / {_fmt(points)}</td><td>not graded "
                         f"yet</td></tr>")
         else:
+            why = ("no answer: the cell is as it was released"
+                   if grade_id in unanswered and not score else "")
             rows.append(f"<tr><td><code>{e(grade_id)}</code></td><td>graded by hand</td>"
-                        f"<td class='pts'>{_fmt(score)} / {_fmt(points)}</td><td></td></tr>")
+                        f"<td class='pts'>{_fmt(score)} / {_fmt(points)}</td>"
+                        f"<td>{why}</td></tr>")
     notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
     notes_html = f"<h2>Notes</h2><ul class='notes'>{notes}</ul>" if notes else ""
     given = [s for s in manual_scores.values() if s is not None]
+    pending = len(given) < len(assignment.manual) and result.status != "missing"
     earned = result.auto_total + sum(given)
     penalty = late.fraction * earned if late else 0.0
     total = earned - penalty
@@ -58,7 +63,7 @@ def render(result, assignment, manual_scores, late=None):
 <h1>{e(assignment.name)}</h1>
 <p>Feedback for <strong>{e(result.student_id)}</strong> · status <strong>{e(result.status)}
 </strong> · score <strong>{_fmt(total)} / {_fmt(assignment.max_points)}</strong>
-{"" if len(given) == len(assignment.manual) else "(hand-graded parts pending)"}</p>
+{"(so far: hand-graded parts pending)" if pending else ""}</p>
 {late_html}
 <table><thead><tr><th>part</th><th>result</th><th>points</th><th>details</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>

@@ -1,7 +1,21 @@
 """Writing results into nbgrader's gradebook, and grades.csv.
 
 Each student's scores are committed in one transaction, so an interrupted batch leaves
-every student either fully recorded or untouched.
+every student either fully recorded or untouched. The grader writes automatic scores
+(``auto_score``, nbgrader's ``needs_manual_grade``, the submission time and the late
+penalty); hand scores (``manual_score``) enter through ``review import``, which also keeps
+them in the course folder (autograder.handscores), and grading, re-grading or ``--force``
+only ever puts the gradebook's hand scores back to what was entered there.
+
+A hand-graded cell's score is nbgrader's: the hand score if one was given, else the
+automatic one (0 for an unanswered cell, see autograder.answers), else *pending*. A
+pending cell makes the student's ``manual_total`` read ``pending`` in grades.csv and leaves
+``late_penalty`` and ``total`` empty (and the Canvas cell empty): no number that looks
+final before it is.
+
+Every CSV cell holding text is written so that no spreadsheet reads it as a formula
+(OWASP's rule: a cell starting with ``= + - @``, a tab or a carriage return gets a leading
+``'``); ``read_cell`` undoes that for the CSVs we read back (review.csv).
 """
 
 import csv
@@ -14,6 +28,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import SaveCells
+from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
 
 from autograder.errors import GraderError
@@ -55,30 +70,69 @@ class CourseGradebook:
     def __exit__(self, *exc):
         self.gb.close()
 
-    def record(self, result):
-        """Write one student's auto-graded scores in one transaction; manual scores
-        already given are kept."""
-        gb = self.gb
+    def set_due_date(self, due):
+        """The assignment's due date (aware datetime or None), for nbgrader's export."""
+        self.gb.update_or_create_assignment(self.assignment.name,
+                                            duedate=parse_utc(due) if due else None)
+
+    def hand_scores(self):
+        return hand_scores_in(self.gb, self.assignment)
+
+    def record(self, result, unanswered=frozenset(), late_fraction=0.0, submitted=None,
+               hand=None):
+        """Write one student's automatic scores in one transaction. ``unanswered``:
+        hand-graded cells left as released (scored 0 automatically); ``late_fraction``:
+        the share of the points a late submission loses; ``submitted``: when it was handed
+        in (aware datetime, or None); ``hand``: {grade_id: score} entered for this student
+        (autograder.handscores), which the gradebook's hand scores are made to match, or
+        None to leave them as they are. Returns the cells whose hand score had to change,
+        as [(grade_id, in the gradebook, entered)]."""
+        gb, a = self.gb, self.assignment
+        changed = []
         with warnings.catch_warnings():
             # nbgrader's own ORM use triggers harmless SQLAlchemy autoflush warnings.
             warnings.simplefilter("ignore", SAWarning)
             try:
                 gb.update_or_create_student(result.student_id)
                 try:
-                    gb.find_submission(self.assignment.name, result.student_id)
+                    submission = gb.find_submission(a.name, result.student_id)
                 except MissingEntry:
-                    gb.add_submission(self.assignment.name, result.student_id)
+                    submission = gb.add_submission(a.name, result.student_id)
+                if submitted is not None:
+                    submission.timestamp = parse_utc(submitted)
                 for part in result.parts:
-                    grade = gb.find_grade(part.grade_id, self.notebook_id,
-                                          self.assignment.name, result.student_id)
+                    grade = gb.find_grade(part.grade_id, self.notebook_id, a.name,
+                                          result.student_id)
                     grade.auto_score = part.points
+                    if hand is not None and grade.manual_score is not None:
+                        # never written by autograder: an override from elsewhere
+                        changed.append((part.grade_id, grade.manual_score, None))
+                        grade.manual_score = None
+                    grade.needs_manual_grade = grade.manual_score is not None
+                given = 0.0
+                for gid in a.manual:
+                    grade = gb.find_grade(gid, self.notebook_id, a.name, result.student_id)
+                    if hand is not None and grade.manual_score != hand.get(gid):
+                        changed.append((gid, grade.manual_score, hand.get(gid)))
+                        grade.manual_score = hand.get(gid)
+                    grade.auto_score = 0.0 if gid in unanswered else None
+                    grade.needs_manual_grade = (grade.manual_score is None
+                                                and gid not in unanswered)
+                    given += grade.manual_score or 0.0
+                # nbgrader's own late-penalty column (points), so that `nbgrader export`
+                # subtracts the same penalty as grades.csv
+                notebook = gb.find_submission_notebook(self.notebook_id, a.name,
+                                                       result.student_id)
+                notebook.late_submission_penalty = late_fraction * (result.auto_total + given)
                 gb.db.commit()
             except Exception:
                 gb.db.rollback()
                 raise
+        return changed
 
     def manual_scores(self, student_id):
-        """Manual scores of the derivation cells, or None where none was given yet."""
+        """{grade_id: score} of the hand-graded cells: the hand score if given, else the
+        automatic 0 of an unanswered cell, else None (pending)."""
         scores = {}
         for grade_id in self.assignment.manual:
             try:
@@ -87,8 +141,21 @@ class CourseGradebook:
             except MissingEntry:
                 scores[grade_id] = None
                 continue
-            scores[grade_id] = grade.manual_score
+            scores[grade_id] = grade.manual_score if grade.manual_score is not None \
+                else grade.auto_score
         return scores
+
+
+def hand_scores_in(gb, assignment):
+    """{(student_id, grade_id): hand score} of the assignment's hand-graded cells in an
+    open nbgrader Gradebook."""
+    found = {}
+    for submission in gb.assignment_submissions(assignment.name):
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.name in assignment.manual and grade.manual_score is not None:
+                    found[(submission.student.id, grade.name)] = grade.manual_score
+    return found
 
 
 # ``sandbox``: the mode the student's code ran in, "bubblewrap" or "none" (--no-sandbox),
@@ -101,19 +168,25 @@ def csv_columns(assignment):
 
 
 def csv_row(result, assignment, manual, late_fraction=0.0):
-    """One row of grades.csv. ``manual`` maps derivation grade_ids to scores or None;
-    ``late_fraction`` is the share of the earned points a late submission loses."""
-    given = [v for v in manual.values() if v is not None]
-    manual_total = sum(given) if given else ""
+    """One row of grades.csv. ``manual`` maps hand-graded grade_ids to scores, or None
+    where a score is pending; ``late_fraction`` is the share of the earned points a late
+    submission loses. A pending hand grade leaves late_penalty and total empty."""
     row = {"student_id": result.student_id}
     row.update({p.grade_id: _num(p.points) for p in result.parts})
+    row.update(auto_total=_num(result.auto_total), max=_num(assignment.max_points),
+               status=result.status, sandbox=confinement(result.sandbox))
+    if any(v is None for v in manual.values()):
+        row.update(manual_total="pending", late_penalty="", total="")
+        return row
+    manual_total = sum(manual.values()) if manual else ""
     penalty = late_fraction * (result.auto_total + (manual_total or 0))
-    row.update(auto_total=_num(result.auto_total), manual_total=_num(manual_total),
-               late_penalty=_num(penalty),
-               total=_num(result.auto_total + (manual_total or 0) - penalty),
-               max=_num(assignment.max_points), status=result.status,
-               sandbox=confinement(result.sandbox))
+    row.update(manual_total=_num(manual_total), late_penalty=_num(penalty),
+               total=_num(result.auto_total + (manual_total or 0) - penalty))
     return row
+
+
+def is_pending(row):
+    return row.get("manual_total") == "pending"
 
 
 def _num(x):
@@ -122,15 +195,34 @@ def _num(x):
     return int(x) if float(x).is_integer() else round(float(x), 4)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A CSV cell no spreadsheet evaluates: text starting like a formula gets a ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def read_cell(value):
+    """The text ``safe_cell`` was given (for CSVs we wrote and read back)."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
 def write_csv_atomically(path, columns, rows):
-    """Write the whole CSV to a temporary file, then rename it over the old one."""
+    """Write the whole CSV to a temporary file, then rename it over the old one. Every
+    cell, the header too, goes through safe_cell."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grades-", suffix=".csv")
     try:
         with os.fdopen(fd, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
+            writer = csv.writer(f)
+            writer.writerow([safe_cell(c) for c in columns])
+            for row in rows:
+                writer.writerow([safe_cell(row.get(c, "")) for c in columns])
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -68,8 +68,9 @@ def read_input(assignment, submissions_path, roster=None, late_file=None):
     if from_zip:
         staged = Path(tempfile.mkdtemp(prefix="autograder-zip-"))
         try:
+            skip = canvas.test_student_ids(roster) if roster else set()
             notes += [f"note: {p}" for p in canvas.unpack(folder, staged / "unpacked",
-                                                          canvas_rows)]
+                                                          canvas_rows, skip)]
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise

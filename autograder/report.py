@@ -110,11 +110,21 @@ def _png(fig):
             f"{base64.b64encode(buffer.getvalue()).decode()}'>")
 
 
+def points_so_far(row):
+    """A grades.csv row's total, or while hand grades are pending its points so far
+    (automatic plus hand scores given, before any late penalty)."""
+    if row["total"] != "":
+        return float(row["total"])
+    manual = row.get("manual_total")
+    return float(row["auto_total"]) + (float(manual) if manual not in ("", "pending")
+                                       else 0.0)
+
+
 def _plots(assignment, results, totals):
     fig, ax = plt.subplots(figsize=(5.5, 3))
-    ax.hist(totals, bins=min(20, max(5, len(totals) // 3)), color="tab:blue")
-    ax.set(xlabel=f"total points (of {assignment.max_points:g})", ylabel="students",
-           title="Score distribution")
+    ax.hist(totals or [0], bins=min(20, max(5, len(totals) // 3)), color="tab:blue")
+    ax.set(xlabel=f"total points (of {assignment.max_points:g}; without missing students)",
+           ylabel="students", title="Score distribution")
     scores = _png(fig)
 
     graded = [r for r in results if r.status != "missing"]
@@ -138,7 +148,10 @@ def _plots(assignment, results, totals):
 def render(assignment, results, rows, lateness, codes, sandbox):
     """The report page as an HTML string. ``rows``: grades.csv rows by student."""
     e = html.escape
-    totals = [float(rows[r.student_id]["total"]) for r in results]
+    # Statistics describe the work handed in: missing students are counted, not averaged.
+    submitted = [r for r in results if r.status != "missing"]
+    totals = [points_so_far(rows[r.student_id]) for r in submitted]
+    pending = sum(rows[r.student_id]["total"] == "" for r in submitted)
     scores, passes, timing = _plots(assignment, results, totals)
     counts = {}
     for r in results:
@@ -148,8 +161,10 @@ def render(assignment, results, rows, lateness, codes, sandbox):
         late = lateness.get(r.student_id)
         if r.status != "ok" or r.notes or (late and late.message):
             why = "; ".join([*r.notes[:2], *([late.message] if late and late.message else [])])
+            total = rows[r.student_id]["total"]
             attention.append(f"<tr><td>{e(r.student_id)}</td><td>{e(r.status)}</td>"
-                             f"<td>{e(str(rows[r.student_id]['total']))}</td><td>{e(why)}</td></tr>")
+                             f"<td>{e(str(total) if total != '' else 'pending')}</td>"
+                             f"<td>{e(why)}</td></tr>")
     pairs = similar_pairs(codes)
     pair_rows = "".join(f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{s:.0%}</td></tr>"
                         for s, a, b in pairs) or "<tr><td colspan='3'>none</td></tr>"
@@ -163,7 +178,10 @@ def render(assignment, results, rows, lateness, codes, sandbox):
                   "ran WITHOUT a sandbox (--no-sandbox): unconfined, as the grader's user. "
                   "Not for credit: grade again with bubblewrap installed.</p>"
                   if modes.get("none") else "")
-    mean = sum(totals) / len(totals) if totals else 0.0
+    mean = f"{sum(totals) / len(totals):.2f}" if totals else "–"
+    missing = len(results) - len(submitted)
+    so_far = (f"; {pending} with hand-graded parts pending count their points so far"
+              if pending else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(assignment.name)}: class report</title>
 <style>body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
@@ -171,7 +189,8 @@ padding: 0 1rem; color: #222; }} table {{ border-collapse: collapse; width: 100%
 td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left;
 vertical-align: top; }} .plots img {{ margin: .5rem; }}</style></head><body>
 <h1>{e(assignment.name)}: class report</h1>
-<p>{len(results)} students ({summary}); mean total {mean:.2f} of {assignment.max_points:g};
+<p>{len(results)} students ({summary}); mean total {mean} of {assignment.max_points:g}
+over the {len(submitted)} who submitted ({missing} missing left out of every statistic{so_far});
 sandbox: {e(sandbox or "not run")} ({mode_line});
 written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
 {unconfined}

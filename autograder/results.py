@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -104,15 +105,16 @@ class ResultStore:
     def _path(self, student_id):
         return self.folder / f"{student_id}.json"
 
-    def load(self, student_id, submission_digest):
+    def load(self, student_id, submission_digest, not_before=0.0):
         """The saved result if it was graded from these bytes under these checks, in this
-        sandbox mode."""
+        sandbox mode, at ``not_before`` (a time.time()) or later."""
         try:
             data = json.loads(self._path(student_id).read_text())
         except (OSError, ValueError):
             return None
         if (not isinstance(data, dict) or data.get("checks") != self.fingerprint
-                or data.get("submission") != submission_digest):
+                or data.get("submission") != submission_digest
+                or data.get("graded_at", 0.0) < not_before):
             return None
         if data.get("sandbox") != self.mode:
             self.other_mode.append(student_id)
@@ -124,7 +126,8 @@ class ResultStore:
 
     def save(self, result, submission_digest):
         data = {"checks": self.fingerprint, "submission": submission_digest,
-                "sandbox": self.mode, "result": result_to_dict(result)}
+                "sandbox": self.mode, "graded_at": time.time(),
+                "result": result_to_dict(result)}
         write_atomically(self._path(result.student_id),
                          json.dumps(data, indent=1).encode())
 

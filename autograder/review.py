@@ -1,14 +1,16 @@
 """Hand grading round trip: derivation cells out to a review sheet, scores back in.
 
 ``autograder review export ps01`` writes ``course/<set>/review/review.csv`` (one row per
-student and hand-graded cell: ``student_id, grade_id, max_points, score, answer``) and
-``review.html`` (the same answers to read, escaped). The grader fills in ``score``.
+student and hand-graded cell: ``student_id, grade_id, max_points, score, state, answer``)
+and ``review.html`` (the same answers to read, escaped). The grader fills in ``score``.
+``state`` says ``pending``, ``graded`` (``score`` holds the hand score given) or
+``unanswered`` (the cell is as released: it scores 0 unless a score is given).
 ``autograder review import ps01 review.csv`` checks every row first (known student and
 cell, a number from 0 to the cell's points; an empty score is skipped) and writes nothing
 if any row is wrong; otherwise it writes all scores into nbgrader's gradebook in one
 transaction and runs the last ``autograder grade`` of the set again, which reuses every
 saved result, so grades.csv, canvas_grades.csv, the feedback and the report show the new
-scores at once. nbgrader's formgrader works on the same gradebook.
+scores at once. Import holds the course folder's lock (autograder.lock) throughout.
 """
 
 import csv
@@ -19,12 +21,16 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder import assignment as assignments
+from autograder import handscores
 from autograder.errors import GraderError, SubmissionError, printable
-from autograder.gradebook import write_csv_atomically
+from autograder.gradebook import hand_scores_in, read_cell, write_csv_atomically
 from autograder.matching import describe_missing_answer, manual_answers
 from autograder.notebooks import read_notebook
 
-COLUMNS = ["student_id", "grade_id", "max_points", "score", "answer"]
+COLUMNS = ["student_id", "grade_id", "max_points", "score", "state", "answer"]
+# Options of `grade` that change grades.csv; a re-run without one of them says so.
+OPTIONS = {"roster": "--roster", "late_config": "--late-config",
+           "canvas_column": "--canvas-column", "db_url": "--db"}
 
 
 def last_run_file(out_dir):
@@ -43,6 +49,24 @@ def load_last_run(out_dir):
     except (OSError, ValueError) as exc:
         raise GraderError(f"no earlier `autograder grade` run found in {out_dir}: grade "
                           "the set first") from exc
+
+
+def warn_fewer_options(previous, current, assignment, echo, default_db=None):
+    """One line if this ``grade`` run leaves out an option the last run of the set had
+    (a roster, a late policy, a Canvas column, a gradebook given with --db): the run is not
+    stopped, since leaving an option out may be meant, but grades.csv will differ from the
+    last one. ``default_db``: the gradebook used when --db is not given."""
+    if not previous:
+        return
+    missing = [f"{flag} {previous[key]}" for key, flag in OPTIONS.items()
+               if key != "db_url" and previous.get(key) and not current.get(key)]
+    if previous.get("db_url") not in (None, current.get("db_url")) and \
+            current.get("db_url") == default_db:
+        missing.append(f"--db {previous['db_url']}")
+    if missing:
+        echo(f"warning: the last grade run of {assignment} used {'; '.join(missing)}; "
+             "this one does not, so its grades.csv, feedback and report are written "
+             "without them")
 
 
 def _answers(path, assignment):
@@ -75,14 +99,21 @@ def export(name, checks_root, course_dir):
             answers = _answers(path, a)
             for gid, points in a.manual.items():
                 try:
-                    score = gb.find_grade(gid, a.notebook.stem, a.name, sid).manual_score
+                    grade = gb.find_grade(gid, a.notebook.stem, a.name, sid)
                 except MissingEntry:
-                    score = None
+                    continue  # not graded yet: nothing to review
+                if grade.manual_score is not None:
+                    score, state = f"{grade.manual_score:g}", "graded"
+                elif grade.auto_score is not None:
+                    score, state = "", "unanswered"
+                else:
+                    score, state = "", "pending"
                 text = answers.get(gid, describe_missing_answer(gid))
                 rows.append({"student_id": sid, "grade_id": gid, "max_points": f"{points:g}",
-                             "score": "" if score is None else f"{score:g}", "answer": text})
+                             "score": score, "state": state, "answer": text})
                 sections.append(f"<h2>{html.escape(sid)} · <code>{html.escape(gid)}</code> "
-                                f"({points:g} points)</h2><pre>{html.escape(text)}</pre>")
+                                f"({points:g} points, {state})</h2>"
+                                f"<pre>{html.escape(text)}</pre>")
     folder = out_dir / "review"
     folder.mkdir(parents=True, exist_ok=True)
     write_csv_atomically(folder / "review.csv", COLUMNS, rows)
@@ -107,7 +138,10 @@ def _check_rows(sheet, a, known_students):
         raise GraderError(f"cannot read {sheet}: {exc}") from exc
     good, bad = [], []
     for line, row in enumerate(rows, start=2):
-        sid, gid = (row.get("student_id") or "").strip(), (row.get("grade_id") or "").strip()
+        # read_cell: review.csv's cells were written by safe_cell (a leading ' on text
+        # that a spreadsheet would take for a formula)
+        sid = read_cell((row.get("student_id") or "").strip())
+        gid = read_cell((row.get("grade_id") or "").strip())
         text = (row.get("score") or "").strip()
         if not text:
             continue
@@ -139,11 +173,15 @@ def import_scores(name, checks_root, course_dir, sheet):
     with Gradebook(run["db_url"]) as gb:
         known = {s.student.id for s in gb.assignment_submissions(a.name)}
         scores = _check_rows(sheet, a, known)
+        handscores.entered(out_dir, lambda: hand_scores_in(gb, a))  # start the record
         try:
             for sid, gid, score in scores:
-                gb.find_grade(gid, a.notebook.stem, a.name, sid).manual_score = score
+                grade = gb.find_grade(gid, a.notebook.stem, a.name, sid)
+                grade.manual_score, grade.needs_manual_grade = score, False
             gb.db.commit()
         except Exception:
             gb.db.rollback()
             raise
+    # the course folder's own record of what was entered (autograder.handscores)
+    handscores.append(out_dir, scores, Path(sheet).resolve())
     return len(scores), run

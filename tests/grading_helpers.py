@@ -27,6 +27,29 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
+def leave_derivation_unanswered(path, dest=None):
+    """Write the notebook at ``path`` (to ``dest``, or in place) with its hand-graded
+    derivation back as released ("YOUR ANSWER HERE"), so it scores 0 by itself and the
+    student's total is final without hand grading. Returns the notebook's bytes."""
+    nb = json.loads(Path(path).read_text())
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "relu-derivation":
+            cell["source"] = "Derive the gradient of ReLU.\n\nYOUR ANSWER HERE"
+    data = json.dumps(nb).encode()
+    Path(dest or path).parent.mkdir(parents=True, exist_ok=True)
+    Path(dest or path).write_bytes(data)
+    return data
+
+
+def write_review_sheet(path, scores, grade_id="relu-derivation", points="2"):
+    """A filled-in review.csv: ``scores`` is [(student_id, score)]."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student_id", "grade_id", "max_points", "score", "answer"])
+        for sid, score in scores:
+            w.writerow([sid, grade_id, points, score, "..."])
+
+
 def copy_course(src, dst):
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
     return dst

@@ -21,6 +21,7 @@ from grading_helpers import FIXTURES, read_csv, run_cli
 from nbgrader.api import Gradebook
 
 from autograder.batch import grade_batch
+from autograder.sandbox import sandbox_mode
 
 PORT = 47654  # the network attack tries to reach a server on this port
 
@@ -64,6 +65,13 @@ class Listener:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     """The course and the class laid out as an instructor would have them, graded once."""
+    # Never without a sandbox: unconfined, these notebooks do what they are written to do
+    # to the whole machine (gradebook_tamper zeroes every gradebook it can find, which is
+    # exactly the damage the December 2026 instructor review found; overwrite_files
+    # rewrites every file; kills_everything signals every process).
+    if sandbox_mode() == "none":
+        pytest.fail("no usable sandbox (bubblewrap): the hostile submissions are not run "
+                    "unconfined; install Debian's bubblewrap (make test does)")
     work = tmp_path_factory.mktemp("hostile")
     course_root = work / "course-repo"
     shutil.copytree(FIXTURES / "course", course_root)

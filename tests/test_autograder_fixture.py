@@ -12,6 +12,7 @@ from grading_helpers import (
     read_csv,
     run_cli,
     visible_test_points,
+    write_review_sheet,
 )
 from nbgrader.api import Gradebook
 
@@ -77,10 +78,10 @@ def test_regrading_is_identical_and_keeps_manual_scores(graded, tmp_path):
     course, _ = graded
     course2 = tmp_path / "course"
     shutil.copytree(course, course2)
-    with Gradebook(f"sqlite:///{course2 / 'gradebook.db'}") as gb:
-        gb.find_grade("relu-derivation", "fx01_tiny", "fx01_tiny",
-                      "perfect").manual_score = 1.5
-        gb.db.commit()
+    write_review_sheet(tmp_path / "scores.csv", [("perfect", "1.5")])
+    done = run_cli("review", "import", "fx01", tmp_path / "scores.csv", "--course-dir",
+                   course2, "--course-root", FIXTURES / "course")
+    assert done.returncode == 0, done.stderr
     done = run_cli("grade", "fx01", FIXTURES / "submitted", "--roster",
                    FIXTURES / "roster.csv", "--course-root", FIXTURES / "course",
                    "--course-dir", course2, "--quiet")
@@ -175,3 +176,17 @@ def test_notebook_tests_agree_with_the_grader(released, tmp_path, which, points)
     assert done.returncode == 0, done.stderr
     row = read_csv(tmp_path / "course" / "fx01_tiny" / "grades.csv")[0]
     assert float(row["auto_total"]) == points
+
+
+def test_make_grade_passes_options_through():
+    """`make grade ... ARGS="..."` runs autograder grade with those options (dry run)."""
+    import subprocess
+
+    from grading_helpers import ROOT
+
+    done = subprocess.run(["make", "-n", "-s", "grade", "PS=ps03", "SUBMISSIONS=subs",
+                           'ARGS=--roster roster.csv --late-config "my late.toml"'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].strip() == \
+        '.venv/bin/autograder grade ps03 subs --roster roster.csv --late-config "my late.toml"'

@@ -178,3 +178,57 @@ def test_a_correct_submission_keeps_full_marks_on_a_loaded_machine(tmp_path):
     rows = read_csv(tmp_path / "course/ps01_fully_connected/grades.csv")
     assert [r["status"] for r in rows] == ["ok"] * 3
     assert [r["auto_total"] for r in rows] == ["40"] * 3  # every auto-graded point
+
+
+def test_ctrl_c_after_force_says_how_to_regrade_only_the_rest(tmp_path):
+    """After --force, "run the same command again" would regrade everyone once more: the
+    message says to drop --force, and the run without it regrades exactly the students
+    the interrupted --force run had not reached (their old results are not reused)."""
+    submitted = tmp_path / "submitted"
+    for i, sid in enumerate(["perfect", "wrong_gradient", "partly_right", "infinite_loop",
+                             "constant_forward"]):
+        shutil.copytree(FIXTURES / "submitted" / sid / "fx01_tiny",
+                        submitted / f"s{i}_{sid}" / "fx01_tiny")
+    course = tmp_path / "course"
+    proc = _start(course, submitted)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    results = course / "fx01_tiny" / "results"
+    before = {p.stem: json.loads(p.read_text())["graded_at"] for p in results.glob("*.json")}
+    assert len(before) == 5
+
+    proc = subprocess.Popen(
+        [AUTOGRADER, "grade", "fx01", str(submitted), "--course-dir", str(course),
+         "--course-root", str(FIXTURES / "course"), "--workers", "1", "--quiet", "--force"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def regraded():
+        out = set()
+        for p in results.glob("*.json"):
+            try:
+                if json.loads(p.read_text())["graded_at"] > before[p.stem]:
+                    out.add(p.stem)
+            except (OSError, ValueError, KeyError):
+                pass
+        return out
+
+    deadline = time.monotonic() + 120
+    while len(regraded()) < 2:
+        assert proc.poll() is None, "the --force batch ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no result was regraded"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "run the same command without --force to regrade only the rest" in err
+    done_in_force = regraded()
+    assert 2 <= len(done_in_force) < 5
+
+    proc = _start(course, submitted, workers="2")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert summary_counts(out) == (5 - len(done_in_force), len(done_in_force))
+    assert regraded() == set(before)  # everyone regraded once since the --force
+    assert not (course / "fx01_tiny" / "regrade-since").exists()
+    proc = _start(course, submitted)  # and now the regrade is over: nothing to redo
+    out, _ = proc.communicate(timeout=300)
+    assert summary_counts(out) == (0, 5)

@@ -3,7 +3,7 @@ CSV and the feedback, recomputed without regrading when the policy changes."""
 
 import shutil
 
-from grading_helpers import FIXTURES, read_csv, run_cli
+from grading_helpers import FIXTURES, leave_derivation_unanswered, read_csv, run_cli
 
 DUE = "2026-11-20T23:59:00+00:00"
 # nbgrader's timestamp.txt format; the due date is 2026-11-20 23:59 UTC
@@ -20,6 +20,8 @@ def setup_class(tmp_path, policy):
     for sid, stamp in STAMPS.items():
         folder = submitted / sid / "fx01_tiny"
         shutil.copytree(FIXTURES / "submitted" / sid / "fx01_tiny", folder)
+        # no hand-graded answer: the totals below are final (else they are pending)
+        leave_derivation_unanswered(folder / "fx01_tiny.ipynb")
         (folder / "timestamp.txt").write_text(stamp + "\n")
     config = tmp_path / "late.toml"
     config.write_text(f'due = {DUE}\n{policy}\n\n[extensions]\nconstant_forward = 3\n')

@@ -62,3 +62,23 @@ def test_report_flags_copies_not_independent_work_and_escapes(tmp_path):
     assert "<td>blank</td><td>errors</td>" in attention and "distinct_1" not in attention
     assert page.count("<img alt='plot' src='data:image/png;base64,") == 3
     assert "<script>" not in page and "x&lt;script&gt;alert(1)" in page
+
+
+def test_report_statistics_leave_missing_students_out(tmp_path):
+    """Two of four on the roster submitted: perfect (6 automatic points, derivation
+    pending: 6 so far) and blank (0); the mean is 3 over those two, not 1.5 over four."""
+    submitted = tmp_path / "submitted"
+    for sid in ("perfect", "blank"):
+        shutil.copytree(FIXTURES / "submitted" / sid, submitted / sid)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id\nperfect\nblank\nabsent_1\nabsent_2\n")
+    done = run_cli("grade", "fx01", submitted, "--roster", roster, "--course-root",
+                   FIXTURES / "course", "--course-dir", tmp_path / "course", "--quiet")
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "course/fx01_tiny/report.html").read_text()
+    summary = " ".join(page.split("<p>", 1)[1].split("</p>", 1)[0].split())
+    assert "mean total 3.00 of 8 over the 2 who submitted" in summary
+    assert "2 missing left out of every statistic" in summary
+    assert "1 with hand-graded parts pending count their points so far" in summary
+    attention = page.split("Needs attention")[1].split("Near-identical")[0]
+    assert "<td>absent_1</td><td>missing</td>" in attention

@@ -37,6 +37,9 @@ def test_export_then_import_reaches_gradebook_and_csv(tmp_path):
     perfect = next(r for r in rows if r["student_id"] == "perfect")
     assert perfect["grade_id"] == "relu-derivation" and perfect["max_points"] == "2"
     assert "1 where x > 0, else 0." in perfect["answer"] and perfect["score"] == ""
+    assert perfect["state"] == "pending"
+    blank = next(r for r in rows if r["student_id"] == "blank")
+    assert (blank["state"], blank["score"]) == ("unanswered", "")
     assert "1 where x &gt; 0" in (review / "review.html").read_text()
 
     write_sheet(tmp_path / "filled.csv", [("perfect", "2"), ("wrong_gradient", "1.5"),
@@ -49,7 +52,7 @@ def test_export_then_import_reaches_gradebook_and_csv(tmp_path):
     assert (grades["perfect"]["manual_total"], grades["perfect"]["total"]) == ("2", "8")
     assert (grades["wrong_gradient"]["manual_total"],
             grades["wrong_gradient"]["total"]) == ("1.5", "4.5")
-    assert grades["blank"]["manual_total"] == ""
+    assert grades["blank"]["manual_total"] == "0"  # "YOUR ANSWER HERE": 0 automatically
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.find_grade("relu-derivation", "fx01_tiny", "fx01_tiny",
                              "wrong_gradient").manual_score == 1.5

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from grading_helpers import FIXTURES, read_csv, run_cli
+from grading_helpers import FIXTURES, read_csv, run_cli, write_review_sheet
 from nbgrader.api import Gradebook
 
 BIN = Path(sys.executable).parent
@@ -142,9 +142,13 @@ def test_a_postgresql_gradebook_holds_the_same_grades(postgres_url, tmp_path):
                              "perfect").auto_score == 3
         assert gb.find_grade("relu-backward", "fx01_tiny", "fx01_tiny",
                              "wrong_gradient").auto_score == 0
-        gb.find_grade("relu-derivation", "fx01_tiny", "fx01_tiny",
-                      "perfect").manual_score = 2
-        gb.db.commit()
+    write_review_sheet(tmp_path / "scores.csv", [("perfect", "2")])
+    imported = run_cli("review", "import", "fx01", tmp_path / "scores.csv", "--course-dir",
+                       tmp_path / "course", "--course-root", FIXTURES / "course")
+    assert imported.returncode == 0, imported.stderr
+    with Gradebook(postgres_url) as gb:  # written to PostgreSQL, the last run's gradebook
+        assert gb.find_grade("relu-derivation", "fx01_tiny", "fx01_tiny",
+                             "perfect").manual_score == 2
     again = run_cli("grade", "fx01", FIXTURES / "submitted", "--course-dir",
                     tmp_path / "course", "--db", postgres_url, *ARGS)
     assert again.returncode == 0, again.stderr
