@@ -22,7 +22,8 @@ def release(name, course_root, sandboxed=True):
     a = assignments.load(name, course_root / "solutions")
     inputs = case_inputs(a, VISIBLE_SEED, visible=True)
     reference = run_reference(a, inputs, sandboxed=sandboxed)
-    visible.write(a.folder / visible.FILENAME, visible.build(a, inputs, reference.outputs))
+    visible.write(a.folder / visible.FILENAME, visible.build(a, inputs, reference.outputs,
+                                                             reference.returned))
     with tempfile.TemporaryDirectory() as tmp:
         # A throwaway gradebook: releasing must not touch any course's grades.
         command = [str(Path(sys.executable).with_name("nbgrader")), "generate_assignment",

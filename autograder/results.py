@@ -133,7 +133,7 @@ def save_reference(folder, fingerprint, reference):
         raise
     meta = {"checks": fingerprint, "cases": sorted(f"{g}__{c}" for g, c in reference.outputs),
             "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,
-            "limits": asdict(reference.limits)}
+            "limits": asdict(reference.limits), "returned": reference.returned}
     # Written last: it names the fingerprint, so a reference is whole once this exists.
     write_atomically(folder / "reference.json", json.dumps(meta, indent=1).encode())
 
@@ -154,6 +154,7 @@ def load_reference(folder, fingerprint):
                 gid, case, array = name.split("__", 2)
                 outputs[(gid, case)][array] = np.array(data[name])
         return Reference(outputs=outputs, limits=Limits(**meta["limits"]),
-                         cpu_cells=meta["cpu_cells"], cpu_parts=meta["cpu_parts"])
+                         cpu_cells=meta["cpu_cells"], cpu_parts=meta["cpu_parts"],
+                         returned=meta.get("returned", {}))
     except (OSError, ValueError, KeyError, TypeError):
         return None
