@@ -138,3 +138,16 @@ def test_a_set_can_offer_earlier_layers_without_its_own_answers(tmp_path):
                              ["__init__.py", "layers/__init__.py", "layers/fc.py"])])
     report = {k: v.item() for k, v in run.outputs[("r", "0")].items()}
     assert report == {"fc": True, "pool": False}
+
+
+def test_printed_output_is_not_kept_in_memory(tmp_path):
+    """2.5 GB printed in 10 MB lines (IPython 9 would keep a copy of each for its history,
+    past the 2 GB memory limit); the cells after it still run."""
+    probes = tmp_path / "probes.py"
+    probes.write_text(PROBES)
+    cells = ["for _ in range(250):\n    print('x' * 10_000_000)",
+             "import numpy as np\nreport = {'ok': np.float64(1.0)}"]
+    run = run_job(cells, [{"grade_id": "r", "probe": "report", "cases": ["0"]}],
+                  {("r", "0"): {}}, probes, Limits(cell_seconds=20, part_seconds={"r": 2}))
+    assert [e for e in run.log if e["event"] in ("cell-error", "cell-timeout")] == []
+    assert run.exit_status == "ok" and run.outputs[("r", "0")]["ok"] == 1.0
