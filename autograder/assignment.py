@@ -19,7 +19,7 @@ A problem-set folder (``solutions/psNN_topic/``) holds:
   ``FORBIDDEN_MODULES`` (imports that would hand over an answer) and ``LIBRARY_FILES``
   ({package: [file, ...]}, the parts of the course library the sandbox provides), and
   optionally ``CELLS_CPU_FLOOR`` / ``PART_CPU_FLOOR``, the least CPU seconds a submission
-  gets for its cells and for each part, whatever the reference answer needs.
+  gets for each of its cells and for each part, whatever the reference answer needs.
 """
 
 import importlib.util
@@ -54,7 +54,7 @@ class Assignment:
     test_sources: set  # sources of the notebook's test cells, to skip in submissions
     forbidden_modules: tuple = ()
     library_files: dict = field(default_factory=dict)
-    cells_cpu_floor: float = 30.0  # CPU-seconds limits never go below these floors
+    cells_cpu_floor: float = 30.0  # CPU seconds of each cell and each part: never less
     part_cpu_floor: float = 5.0
     # What tells this set's notebooks from others, and work from the stub (see
     # autograder.matching): the grade_ids of its answer, test and hand-graded cells; the

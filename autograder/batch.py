@@ -24,7 +24,7 @@ from autograder import assignment as assignments
 from autograder import canvas, feedback, handscores, matching, report
 from autograder import sandbox as sandboxes
 from autograder.answers import questions, unanswered
-from autograder.errors import GraderError, SubmissionError
+from autograder.errors import GraderError, SubmissionError, printable
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
     case_inputs,
@@ -146,9 +146,7 @@ def _plan(ids, submissions, a, store, force, not_before=0.0):
             digest = file_digest(path)
         except SubmissionError as exc:
             result = missing_result(sid, a)
-            result.status, result.notes = exc.status, [exc.message]
-            for part in result.parts:
-                part.message = exc.message
+            result.status, result.notes = exc.status, [printable(exc.message)]
             known[sid] = result
             continue
         except OSError as exc:
@@ -366,7 +364,7 @@ def _grade_batch(a, intake, submissions_dir, course_dir, roster, db_url, sandbox
     if reference is not None:
         feedback.write(out_dir / "reference.json", json.dumps({
             "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,
-            "limits": {"cells_seconds": reference.limits.cells_seconds,
+            "limits": {"cell_seconds": reference.limits.cell_seconds,
                        "part_seconds": reference.limits.part_seconds},
             "wall_seconds": {r.student_id: round(r.wall_seconds, 3) for r in ordered},
         }, indent=1))

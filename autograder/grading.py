@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.compare import compare_outputs
+from autograder.compare import compare_outputs, return_hint
 from autograder.errors import GraderError, SubmissionError, printable
 from autograder.notebooks import check_source_rules, code_to_run, read_notebook
 from autograder.sandbox import Limits, run_job
@@ -22,6 +22,7 @@ from autograder.visible import finite_numbers
 # and never less than the set's floors (so a reference taking 0.01 s still leaves room).
 CPU_FACTOR = 10.0
 VISIBLE_SEED = 0  # visible cases are public: fixed seed, case 0
+NOT_GRADED = "not graded (see the note)"  # a part's message when the notebook could not run
 
 
 @dataclass
@@ -58,6 +59,9 @@ class Reference:
     limits: Limits
     cpu_cells: float
     cpu_parts: dict
+    # grade_id -> {function: [kind, ...]}: what the reference's functions returned to the
+    # probe ("2 values", "an array", ...), so a message can say what a submission's did
+    returned: dict = field(default_factory=dict)
 
 
 def case_inputs(assignment, seed, visible=False):
@@ -98,11 +102,12 @@ def run_reference(assignment, inputs, sandboxed=True):
     """Run the solution notebook's code and probes; derive the submissions' CPU limits."""
     nb = read_notebook(assignment.notebook)
     cells = code_to_run(nb, assignment.test_sources)
-    generous = Limits(cells_seconds=600, part_seconds={p.grade_id: 120 for p in assignment.parts})
-    result = run_job(cells, part_specs(assignment, inputs), inputs, assignment.probes_file,
-                     generous, library_packages(assignment), sandboxed=sandboxed)
-    problems = [e for e in result.log if e.get("event") in ("cell-error", "probe-error",
-                                                              "part-killed")]
+    generous = Limits(cell_seconds=600, part_seconds={p.grade_id: 120 for p in assignment.parts})
+    result = run_job([c.source for c in cells], part_specs(assignment, inputs), inputs,
+                     assignment.probes_file, generous, library_packages(assignment),
+                     sandboxed=sandboxed, numbers=[c.number for c in cells])
+    problems = [e for e in result.log if e.get("event") in ("cell-error", "cell-timeout",
+                                                              "probe-error", "part-killed")]
     missing = sorted({g for g, c in inputs if (g, c) not in result.outputs})
     if problems or missing or result.exit_status != "ok":
         detail = "; ".join(json.dumps(e) for e in problems[:3]) or result.output[-500:]
@@ -119,13 +124,50 @@ def run_reference(assignment, inputs, sandboxed=True):
     cpu_cells = next((e["cpu_seconds"] for e in result.log if e.get("event") == "cells-done"), 0)
     cpu_parts = {e["grade_id"]: e["cpu_seconds"] for e in result.log
                  if e.get("event") == "part-done"}
+    # Every cell may take ten times what all of the reference's cells take together, so
+    # that an honest notebook may split, merge or add cells as it likes.
     limits = Limits(
-        cells_seconds=max(assignment.cells_cpu_floor, CPU_FACTOR * cpu_cells),
+        cell_seconds=max(assignment.cells_cpu_floor, CPU_FACTOR * cpu_cells),
         part_seconds={g: max(assignment.part_cpu_floor, CPU_FACTOR * t)
                       for g, t in cpu_parts.items()},
     )
+    returned = {}
+    for (gid, _), kinds in returned_kinds(result.log).items():
+        for function, ks in kinds.items():
+            known = returned.setdefault(gid, {}).setdefault(function, [])
+            known.extend(k for k in ks if k not in known)
     return Reference(outputs=result.outputs, limits=limits, cpu_cells=cpu_cells,
-                     cpu_parts=cpu_parts)
+                     cpu_parts=cpu_parts, returned=returned)
+
+
+def returned_kinds(log):
+    """{(grade_id, case): {function: [kind, ...]}} from the runner's "returned" events
+    (untrusted: for messages only)."""
+    found = {}
+    for e in log:
+        kinds = e.get("kinds")
+        if e.get("event") == "returned" and isinstance(kinds, dict):
+            found[(str(e.get("grade_id")), str(e.get("case")))] = {
+                str(f)[:100]: [str(k)[:40] for k in ks][:5]
+                for f, ks in list(kinds.items())[:20] if isinstance(ks, list)}
+    return found
+
+
+def part_hint(part, run_returned, reference_returned, message):
+    """Why a failed part may have failed, from what its functions returned: "relu_forward
+    returned None: ...", or "" when nothing looks wrong."""
+    got = {}
+    for (gid, _), kinds in run_returned.items():
+        if gid == part.grade_id:
+            for function, ks in kinds.items():
+                got.setdefault(function, []).extend(k for k in ks if k not in got[function])
+    expected = reference_returned.get(part.grade_id)
+    for function, kinds in got.items():
+        want = expected.get(function) if expected else None
+        hint = return_hint(function, kinds, want, message)
+        if hint:
+            return hint
+    return ""
 
 
 def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
@@ -145,7 +187,8 @@ def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
             ok, message = finite_numbers(got)
             passed_message = "computed; its value is checked only by the grader"
         else:
-            ok, message = compare_outputs(got, expected[key], part.rtol, part.atol)
+            ok, message = compare_outputs(got, expected[key], part.rtol, part.atol,
+                                          reveal=part.public_answer)
         if not ok:
             where = "the visible case" if case == "0" else f"hidden case {n} of {len(cases)}"
             return False, f"on {where}: {message}"
@@ -160,9 +203,12 @@ def explain_missing(log, limits):
         if e.get("event") == "probe-error":
             why[(gid, str(e.get("case")))] = f"your code raised {e.get('error', 'an error')}"
         elif e.get("event") == "part-killed":
-            if e.get("signal") in ("SIGXCPU", "SIGKILL", "wall-clock"):
-                seconds = limits.part_seconds.get(gid, 0)
+            seconds = limits.part_seconds.get(gid, 0)
+            if e.get("signal") in ("SIGXCPU", "SIGKILL"):
                 why[gid] = f"stopped: it ran over its time limit ({seconds:.0f} s of CPU time)"
+            elif e.get("signal") == "wall-clock":
+                why[gid] = (f"stopped: it slept or waited, using no CPU, for more than "
+                            f"{seconds + 5:.0f} s")
             else:
                 why[gid] = f"your code's process died ({e.get('signal')})"
     return why
@@ -189,15 +235,16 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     except Exception as exc:  # noqa: BLE001 - a grader bug this file meets costs only it
         return _zero(result, assignment, "grader-error", "the grader could not read this "
                      f"notebook ({type(exc).__name__}: {exc}); tell your instructor")
-    run = run_job(cells, part_specs(assignment, inputs), inputs, assignment.probes_file,
-                  reference.limits,
+    run = run_job([c.source for c in cells], part_specs(assignment, inputs), inputs,
+                  assignment.probes_file, reference.limits,
                   library_packages(assignment) if packages is None else packages,
-                  sandboxed=sandboxed, slot=slot)
+                  sandboxed=sandboxed, slot=slot, numbers=[c.number for c in cells])
     result.sandbox, result.cpu_seconds, result.wall_seconds = (
         run.sandbox, run.cpu_seconds, run.wall_seconds)
-    result.status, notes = _run_status(run, len(cells), reference.limits)
+    result.status, notes = _run_status(run, cells, reference.limits)
     result.notes.extend(notes)
     why_missing = explain_missing(run.log, reference.limits)
+    run_returned = returned_kinds(run.log)
     probes = assignment.load_probes()
     for part in assignment.parts:
         cases = sorted(c for g, c in inputs if g == part.grade_id)
@@ -207,62 +254,92 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
         else:
             ok, message = judge_part(part, cases, run.outputs, expected, inputs, probes,
                                      why_missing)
+            hint = "" if ok else part_hint(part, run_returned, reference.returned, message)
+            message = f"{hint} ({message})" if hint else message
         result.parts.append(PartResult(part.grade_id, part.points if ok else 0.0,
                                        part.points, printable(message)))
     result.notes = [printable(n) for n in result.notes]
     return result
 
 
-def _run_status(run, n_cells, limits):
-    """Status word and notes from how the sandboxed run ended."""
+def _cell_label(cells, e):
+    """How Jupyter shows the cell a log event names: 'cell [20] (under "...")'."""
+    index = e.get("cell")
+    if isinstance(index, int) and 0 <= index < len(cells):
+        return cells[index].label
+    return "a cell"
+
+
+def _run_status(run, cells, limits):
+    """Status word and notes from how the sandboxed run ended. ``cells``: the
+    :class:`~autograder.notebooks.CodeCell` list that ran."""
     notes = []
     events = [e.get("event") for e in run.log]
+    n_cells = len(cells)
     for e in run.log:
+        label = _cell_label(cells, e)
         if e.get("event") == "cell-error":
             error = str(e.get("error", ""))[:300]
-            cell = int(e.get("cell", -1)) + 1 if str(e.get("cell", "")).isdigit() else "?"
             if error.startswith("SystemExit"):
-                notes.append(f"code cell {cell} called sys.exit(); the grader ignored it and "
+                notes.append(f"{label} called sys.exit(); the grader ignored it and "
                              f"went on, as Jupyter does")
             else:
-                notes.append(f"code cell {cell} raised {error}")
+                notes.append(f"{label} raised {error}")
+        elif e.get("event") == "cell-timeout":
+            seconds = e.get("seconds") if isinstance(e.get("seconds"), int | float) else 0
+            notes.append(f"{label} was stopped: it used up its {seconds:g} s of CPU time; "
+                         f"the cells after it still ran")
     for e in run.log:
         if e.get("event") == "part-killed":
             gid = str(e.get("grade_id", ""))[:100]
-            notes.append(f"part {gid} was stopped: it ran over its time limit "
-                         f"({limits.part_seconds.get(gid, 0):.0f} s of CPU time)"
-                         if e.get("signal") in ("SIGXCPU", "SIGKILL", "wall-clock") else
-                         f"part {gid}: your code's process died ({e.get('signal')})")
+            seconds = limits.part_seconds.get(gid, 0)
+            if e.get("signal") in ("SIGXCPU", "SIGKILL"):
+                notes.append(f"part {gid} was stopped: it ran over its time limit "
+                             f"({seconds:.0f} s of CPU time)")
+            elif e.get("signal") == "wall-clock":
+                notes.append(f"part {gid} was stopped: it slept or waited, using no CPU, "
+                             f"for more than {seconds + 5:.0f} s")
+            else:
+                notes.append(f"part {gid}: your code's process died ({e.get('signal')})")
     if run.refused:
         notes.append(run.refused)
     if run.exit_status == "CPU budget":
         notes.append("your notebook was stopped: it and the processes it started used up "
-                     f"their CPU time ({limits.tree_cpu():.0f} s in all)")
+                     f"their CPU time ({limits.tree_cpu(n_cells):.0f} s in all)")
+        return "timeout", notes
+    if run.exit_status == "cell limit":
+        started = [e for e in run.log if e.get("event") == "cell-start"]
+        which = _cell_label(cells, started[-1]) if started else "a cell"
+        notes.append(f"your notebook was stopped: {which} ran on past its CPU time "
+                     f"({limits.cell_seconds:.0f} s) and ignored the interrupt")
+        return "timeout", notes
+    if run.exit_status == "idle limit":
+        notes.append("your notebook was stopped: it slept or waited, using no CPU, for "
+                     f"more than {limits.idle_seconds():.0f} s in all (wall-clock limit)")
         return "timeout", notes
     if run.exit_status == "wall-clock limit":
         notes.append("your notebook was stopped: it ran past the wall-clock limit "
-                     f"({limits.wall_seconds():.0f} s)")
+                     f"({limits.wall_seconds(n_cells):.0f} s)")
         return "timeout", notes
     if run.exit_status == "memory budget":
         notes.append("your notebook was stopped: it and the processes it started used more "
                      f"than {limits.memory_bytes / 1024**3:.0f} GB of memory")
         return "killed", notes
     if "done" not in events:
-        started = [e.get("cell") for e in run.log if e.get("event") == "cell-start"]
-        where = (f" while running code cell {int(started[-1]) + 1}"
+        started = [e for e in run.log if e.get("event") == "cell-start"]
+        where = (f" while running {_cell_label(cells, started[-1])}"
                  if started and "cells-done" not in events else "")
         if run.exit_status in ("killed by SIGXCPU",) or (
                 run.exit_status == "killed by SIGKILL"
-                and run.cpu_seconds >= limits.process_cpu() - 0.5):
-            notes.append(f"your notebook ran out of CPU time{where} "
-                         f"(limit {limits.cells_seconds:.0f} s)")
+                and run.cpu_seconds >= limits.process_cpu(n_cells) - 0.5):
+            notes.append(f"your notebook ran out of CPU time{where} (its cells may use "
+                         f"{limits.cells_cpu(n_cells):.0f} s in all)")
             return "timeout", notes
         how = "it exited" if run.exit_status == "ok" else run.exit_status
         notes.append(f"your notebook's process ended early ({how}){where}; "
                      "parts not reached score 0")
         return "killed", notes
-    if any("CPU time" in n for n in notes) or any(
-            e.get("event") == "part-killed" for e in run.log):
+    if "cell-timeout" in events or "part-killed" in events:
         return "timeout", notes
     raised = {str(e.get("grade_id")) for e in run.log if e.get("event") == "probe-error"}
     if raised:
@@ -272,10 +349,12 @@ def _run_status(run, n_cells, limits):
 
 
 def _zero(result, assignment, status, message):
+    """Every part 0; the reason once, as a note (not repeated on every part's row)."""
     message = printable(message)
     result.status = status
     result.notes.append(message)
-    result.parts = [PartResult(p.grade_id, 0.0, p.points, message) for p in assignment.parts]
+    result.parts = [PartResult(p.grade_id, 0.0, p.points, NOT_GRADED)
+                    for p in assignment.parts]
     return result
 
 

@@ -5,6 +5,8 @@ The submission's JSON is read as plain data: nothing in it is executed here.
 
 import ast
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.assignment import cell_source, nbgrader_cells
@@ -101,23 +103,84 @@ def grade_ids(nb):
     return {meta.get("grade_id") for _, meta in nbgrader_cells(nb)} - {None}
 
 
+@dataclass(frozen=True)
+class CodeCell:
+    """A code cell to run, and how Jupyter shows it to the student."""
+
+    source: str
+    number: int  # its place among all code cells, from 1: the [20] of Restart & Run All
+    heading: str = ""  # the last Markdown heading above it
+
+    @property
+    def label(self):
+        """'cell [20] (under "4.3 Check your affine layer")'."""
+        under = f' (under "{self.heading}")' if self.heading else ""
+        return f"cell [{self.number}]{under}"
+
+
+_NBGRADER_MARKERS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)|YOUR ANSWER HERE")
+
+
+def _last_heading(markdown, current):
+    """The last Markdown heading (``# ...``) in a cell's text, outside code fences."""
+    fenced = False
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,6}\s", stripped):
+            title = stripped.lstrip("#").strip()
+            if title and not _NBGRADER_MARKERS.search(title):
+                current = title[:80]
+    return current
+
+
 def code_to_run(nb, test_sources):
-    """Sources of the code cells to execute: every code cell except the test cells.
+    """The code cells to execute, as :class:`CodeCell`: every code cell except the test
+    cells, each numbered as Jupyter numbers it (counting the test cells too).
 
     Test cells are recognised by their nbgrader metadata or by their text; they are not
     needed, because the trusted probes replace them.
     """
-    cells = []
+    cells, number, heading = [], 0, ""
     for cell in nb["cells"]:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        if not isinstance(cell, dict):
             continue
+        if cell.get("cell_type") == "markdown":
+            heading = _last_heading(cell_source(cell), heading)
+            continue
+        if cell.get("cell_type") != "code":
+            continue
+        number += 1
         meta = cell.get("metadata", {}).get("nbgrader", {})
         is_test = isinstance(meta, dict) and meta.get("grade") and not meta.get("solution")
         source = cell_source(cell)
         if is_test or source.strip() in test_sources:
             continue
-        cells.append(source)
+        cells.append(CodeCell(source, number, heading))
     return cells
+
+
+# Cell magics whose body is Python run in the notebook's namespace (a ``def`` there
+# defines the function); other cell magics (%%bash, %%writefile, %%timeit, ...) hold no
+# top-level Python.
+PYTHON_CELL_MAGICS = {"time", "capture", "prun"}
+
+
+def python_source(source):
+    """A cell's source as the Python IPython runs: magics, ``x = !cmd`` and ``obj?``
+    become calls of ``get_ipython()``, as in a Jupyter kernel; the body of a
+    ``%%time`` cell is its Python. Without IPython, magic lines are commented out."""
+    first, _, body = source.lstrip().partition("\n")
+    if first.startswith("%%"):
+        name = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""
+        return python_source(body) if name in PYTHON_CELL_MAGICS else ""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - no IPython, or input it cannot transform
+        return _strip_magics(source)
 
 
 def _forbidden(module, forbidden):
@@ -125,7 +188,9 @@ def _forbidden(module, forbidden):
 
 
 def check_source_rules(cells, functions, forbidden):
-    """Problems with how the graded ``functions`` are defined, by name.
+    """Problems with how the graded ``functions`` are defined in ``cells`` (the
+    :class:`CodeCell` list that runs), by name. Cells are read as IPython runs them
+    (see :func:`python_source`).
 
     Each graded function must be defined with ``def`` at the top level of a cell, that
     definition must be the name's last binding (not replaced later by an import or an
@@ -137,9 +202,9 @@ def check_source_rules(cells, functions, forbidden):
     Returns {function name: message} for the functions that break a rule.
     """
     last_binding, tainted, trees = {}, set(), []
-    for index, source in enumerate(cells):
+    for index, cell in enumerate(cells):
         try:
-            tree = ast.parse(_strip_magics(source))
+            tree = ast.parse(python_source(cell.source))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             # does not parse (or nests deeper than the parser goes): it defines nothing
             trees.append(None)
@@ -156,8 +221,8 @@ def check_source_rules(cells, functions, forbidden):
         elif name in tainted and kind == "import":
             problems[name] = f"{name} is imported from the course library, not written by you"
         elif kind != "def":
-            problems[name] = (f"{name} is replaced by an {kind} in cell {index + 1} after "
-                              f"its `def`; the grader needs your own definition")
+            problems[name] = (f"{name} is replaced by an {kind} in {cells[index].label} "
+                              f"after its `def`; the grader needs your own definition")
         elif leaks := sorted(_names_used(trees[index]) & tainted):
             problems[name] = (f"{name} uses {', '.join(leaks)} from a module this problem "
                               f"set does not allow")

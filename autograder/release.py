@@ -27,7 +27,7 @@ def release(name, course_root, sandboxed=True):
     # one (the same environment students' code meets) but not required.
     reference = run_reference(a, inputs, sandboxed=sandboxed and sandbox_mode() != "none")
     target = a.folder / visible.FILENAME
-    document = visible.build(a, inputs, reference.outputs)
+    document = visible.build(a, inputs, reference.outputs, reference.returned)
     try:
         committed = json.loads(target.read_text())
     except (OSError, ValueError):

@@ -151,7 +151,7 @@ def save_reference(folder, fingerprint, reference, mode="bubblewrap"):
     meta = {"checks": fingerprint, "sandbox": mode,
             "cases": sorted(f"{g}__{c}" for g, c in reference.outputs),
             "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,
-            "limits": asdict(reference.limits)}
+            "limits": asdict(reference.limits), "returned": reference.returned}
     # Written last: it names the fingerprint, so a reference is whole once this exists.
     write_atomically(folder / "reference.json", json.dumps(meta, indent=1).encode())
 
@@ -173,6 +173,7 @@ def load_reference(folder, fingerprint, mode="bubblewrap"):
                 gid, case, array = name.split("__", 2)
                 outputs[(gid, case)][array] = np.array(data[name])
         return Reference(outputs=outputs, limits=Limits(**meta["limits"]),
-                         cpu_cells=meta["cpu_cells"], cpu_parts=meta["cpu_parts"])
+                         cpu_cells=meta["cpu_cells"], cpu_parts=meta["cpu_parts"],
+                         returned=meta.get("returned", {}))
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -10,7 +10,9 @@ ordinary user, Bubblewrap maps it to ``nobody`` in a user namespace. Rlimits (se
 ``prlimit``, not in a ``preexec_fn``, which is unsafe in a threaded grader) bound CPU time,
 memory, file size and process count per process; the grader also adds up the CPU time of
 the sandbox's whole process tree and kills the tree when it runs over its budget (so a fork
-storm costs only its own budget), and a wall-clock backstop catches what sleeps.
+storm costs only its own budget), and a limit on the time it spends neither running nor
+waiting for a CPU catches what sleeps. No limit counts wall-clock time (except a last
+backstop far above any of them), so how busy the machine is changes no grade.
 
 Nothing the sandboxed process reports is evidence: the caller reads back only arrays.
 """
@@ -18,6 +20,7 @@ Nothing the sandboxed process reports is evidence: the caller reads back only ar
 import atexit
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -54,28 +57,53 @@ WORKDIR = "/sandbox"  # where the scratch folder appears inside the sandbox
 
 @dataclass
 class Limits:
-    """Resource limits of one sandboxed run. CPU limits are in seconds of CPU time."""
+    """Resource limits of one sandboxed run. CPU limits are in seconds of CPU time.
 
-    cells_seconds: float = 60.0  # all of the notebook's cells together
+    Each cell has its own CPU limit (``cell_seconds``), so a cell that loops forever
+    costs that cell, not the cells after it; once ``full_timeouts`` cells have used up
+    theirs, every later cell gets ``grace_seconds`` (defining functions takes
+    microseconds), which bounds what a notebook of endless loops costs. Time spent
+    sleeping or blocked (not running, not waiting for a CPU) is limited separately; no
+    limit counts wall-clock time, so a busy machine changes no outcome.
+    """
+
+    cell_seconds: float = 60.0  # each cell
     part_seconds: dict = field(default_factory=dict)  # grade_id -> CPU seconds per part
+    full_timeouts: int = 3
+    grace_seconds: float = 1.0
     memory_bytes: int = 2 * 1024**3
     file_bytes: int = 64 * 1024**2
     tmp_bytes: int = 64 * 1024**2
     processes: int = 64  # per uid: threads count too; NumPy here uses one BLAS thread
     output_chars: int = 20_000  # how much of stdout/stderr is kept
 
-    def process_cpu(self):
+    def cells_cpu(self, n_cells):
+        """The most CPU time ``n_cells`` cells may use: ``full_timeouts`` cells running
+        to their limit, every other cell to its grace, and one more cell limit for the
+        real work of the cells that finish."""
+        grace = min(self.cell_seconds, self.grace_seconds)
+        return (self.full_timeouts + 1) * self.cell_seconds + n_cells * grace
+
+    def process_cpu(self, n_cells):
         """RLIMIT_CPU of every process: the cells run in the main process, each part in
         a child that lowers the limit to its own share."""
-        return int(max([self.cells_seconds, *self.part_seconds.values()])) + 5
+        return int(max([self.cells_cpu(n_cells), *self.part_seconds.values()])) + 5
 
-    def tree_cpu(self):
-        """CPU budget of the whole process tree: everything the run may legitimately use."""
-        return self.cells_seconds + sum(self.part_seconds.values()) + 5
+    def tree_cpu(self, n_cells):
+        """CPU budget of the whole process tree: everything the run may legitimately use
+        (a part's child may run to its limit rounded up, plus a second)."""
+        parts = sum(math.ceil(s) + 1 for s in self.part_seconds.values())
+        return self.cells_cpu(n_cells) + parts + 5
 
-    def wall_seconds(self):
-        """Backstop for what CPU limits cannot catch (sleeping, blocking on I/O)."""
-        return 2 * (self.cells_seconds + sum(self.part_seconds.values())) + 15
+    def idle_seconds(self):
+        """How long the whole run may sleep or block: each part's child is stopped by the
+        runner after its part's seconds + 5 of it; the cells get 15 s or a cell's limit."""
+        return max(15, self.cell_seconds) + sum(s + 5 for s in self.part_seconds.values())
+
+    def wall_seconds(self, n_cells):
+        """Last backstop on the wall clock, for a kernel that reports no scheduler
+        statistics: far above what any load makes of the CPU budget."""
+        return 10 * self.tree_cpu(n_cells) + self.idle_seconds() + 60
 
 
 @dataclass
@@ -224,11 +252,11 @@ def _matplotlib_font_cache():
     return folder if any(folder.iterdir()) else None
 
 
-def _prlimit_prefix(limits):
+def _prlimit_prefix(limits, n_cells):
     """``prlimit`` sets the rlimits, then runs the sandbox, which inherits them; before it,
     ``setpriv`` asks for SIGKILL should the grader die, so no sandbox outlives it, and
     ``choom`` makes the sandbox the kernel's first choice should memory run out."""
-    cpu = limits.process_cpu()
+    cpu = limits.process_cpu(n_cells)
     return ["setpriv", "--pdeathsig", "KILL", "choom", "-n", "1000", "--",
             "prlimit", f"--cpu={cpu}:{cpu + 1}", f"--as={limits.memory_bytes}",
             f"--fsize={limits.file_bytes}", "--core=0", f"--nproc={limits.processes}", "--"]
@@ -315,11 +343,13 @@ def kill_all_running():
             os.killpg(pgid, signal.SIGKILL)
 
 
-def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=True, slot=0):
+def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=True, slot=0,
+            numbers=None):
     """Execute ``cells`` then each part's probe on its inputs, in a fresh sandbox.
 
     Inputs:
         cells: list of code-cell sources, run in order in one namespace.
+        numbers: each cell's number as Jupyter shows it (``In [20]``); default 1, 2, ...
         parts: list of {"grade_id", "probe", "cases": [case, ...]}.
         inputs: {(grade_id, case): {name: ndarray}} given to the probe as keyword args.
         probes_file: the set's (trusted) probes.py.
@@ -353,7 +383,10 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
                 shutil.copy(Path(source) / f, target / f)
         job = {
             "cells": cells,
-            "cells_seconds": limits.cells_seconds,
+            "numbers": list(numbers) if numbers else list(range(1, len(cells) + 1)),
+            "limits": {"cell_seconds": limits.cell_seconds,
+                       "full_timeouts": limits.full_timeouts,
+                       "grace_seconds": limits.grace_seconds},
             "parts": [dict(p, seconds=limits.part_seconds.get(p["grade_id"], 10.0))
                       for p in parts],
         }
@@ -383,7 +416,7 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
 
         t0 = time.monotonic()
         proc = subprocess.Popen(
-            [*_prlimit_prefix(limits), *command], cwd=cwd, env=env,
+            [*_prlimit_prefix(limits, len(cells)), *command], cwd=cwd, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -394,7 +427,8 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
                                                            head), daemon=True)
         reader.start()
         try:
-            status, usage, exit_status, tree_cpu = _wait(proc, limits)
+            status, usage, exit_status, tree_cpu = _wait(proc, limits, len(cells),
+                                                          scratch / "log.jsonl")
         finally:
             with _RUNNING_LOCK:
                 _RUNNING.discard(proc.pid)
@@ -437,6 +471,20 @@ def _proc_table():
     return table
 
 
+def _tree(root, table):
+    """``root`` and every process below it in ``table``."""
+    children = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        if pid in table:
+            found.append(pid)
+        stack.extend(children.get(pid, ()))
+    return found
+
+
 def tree_usage(root):
     """(CPU seconds, resident bytes) of ``root`` and every process below it.
 
@@ -444,29 +492,107 @@ def tree_usage(root):
     its PID namespace's init, which is below ``root``, so a double fork does not escape.
     """
     table = _proc_table()
-    children = {}
-    for pid, (ppid, _, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    cpu, rss, stack = 0.0, 0, [root]
-    while stack:
-        pid = stack.pop()
-        if pid in table:
-            cpu += table[pid][1]
-            rss += table[pid][2]
-        stack.extend(children.get(pid, ()))
-    return cpu, rss
+    pids = _tree(root, table)
+    return sum(table[p][1] for p in pids), sum(table[p][2] for p in pids)
 
 
-def _wait(proc, limits, poll=0.05, check_every=0.2):
+def _busy_seconds(pid):
+    """Seconds ``pid`` has spent running or ready to run (waiting for a CPU), from
+    /proc/PID/schedstat, or None where the kernel does not keep it."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            running, waiting = f.read().split()[:2]
+        return (int(running) + int(waiting)) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+class IdleClock:
+    """Time the sandbox's processes spent neither running nor ready to run: sleeping,
+    blocked on I/O, waiting for each other. Unlike wall-clock time it does not grow
+    when the machine is busy, so a limit on it stops a sleeper without ever stopping
+    work that is merely slowed down. Where the kernel keeps no scheduler statistics it
+    counts time without CPU progress instead (which a busy machine does inflate)."""
+
+    def __init__(self):
+        self.idle = 0.0
+        self._last = time.monotonic()
+        self._busy = {}  # pid -> busy seconds when last seen
+
+    def update(self, pids, table):
+        now = time.monotonic()
+        busy, seen = 0.0, {}
+        for pid in pids:
+            value = _busy_seconds(pid)
+            if value is None:  # no schedstat: CPU time is the best there is
+                value = table[pid][1]
+            seen[pid] = value
+            busy += max(0.0, value - self._busy.get(pid, 0.0))
+        self.idle += max(0.0, (now - self._last) - busy)
+        self._last, self._busy = now, seen
+        return self.idle
+
+
+class CellWatch:
+    """Notices a cell that runs on past its CPU limit because it ignored the runner's
+    interrupt, so the run is stopped then rather than at the end of the whole budget.
+
+    It reads the runner's log, which the submission can forge; that can only make the
+    run stop sooner (its own loss), or later, never later than the tree's CPU budget.
+    """
+
+    SLACK = 3.0  # CPU seconds past the cell's limit: the runner's own overhead
+
+    def __init__(self, path, cell_seconds):
+        self.path, self.cell_seconds = Path(path), cell_seconds
+        self.offset, self.pending = 0, b""
+        self.started_at, self.seconds = None, 0.0  # tree CPU when the cell started
+
+    def _events(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read(1024**2)
+        except OSError:
+            return
+        self.offset += len(chunk)
+        *lines, self.pending = (self.pending + chunk).split(b"\n")
+        self.pending = self.pending[-65536:]
+        for line in lines:
+            try:
+                event = json.loads(line[:10_000])
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                yield event
+
+    def over(self, cpu):
+        """True when the current cell has used more than its limit (plus slack), ``cpu``
+        being the tree's CPU seconds now."""
+        for event in self._events():
+            if event.get("event") == "cell-start":
+                seconds = event.get("seconds")
+                seconds = seconds if isinstance(seconds, int | float) else self.cell_seconds
+                self.started_at, self.seconds = cpu, min(seconds, self.cell_seconds)
+            elif event.get("event") == "cells-done":
+                self.started_at = None
+        return self.started_at is not None and cpu - self.started_at > self.seconds + self.SLACK
+
+
+def _wait(proc, limits, n_cells, log_path=None, poll=0.05, check_every=0.2):
     """Wait for the sandbox; kill its whole tree when the tree's CPU time runs over
-    ``limits.tree_cpu()``, its resident memory over ``limits.memory_bytes``, or the wall
-    clock over ``limits.wall_seconds()``.
+    ``limits.tree_cpu()``, a cell runs past its own limit (see CellWatch), its resident
+    memory over ``limits.memory_bytes``, its idle time (see IdleClock) over
+    ``limits.idle_seconds()``, or, as a last backstop, the wall clock over
+    ``limits.wall_seconds()``.
 
-    Returns (wait status, rusage, "ok" | "CPU budget" | "memory budget" | "wall-clock limit",
-    the tree's CPU seconds when last measured).
+    Returns (wait status, rusage, "ok" | "CPU budget" | "cell limit" | "memory budget" |
+    "idle limit" | "wall-clock limit", the tree's CPU seconds when last measured).
     """
     start = time.monotonic()
     cpu = 0.0
+    idle = IdleClock()
+    cell = CellWatch(log_path, limits.cell_seconds) if log_path else None
     next_check = start + check_every
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -474,15 +600,22 @@ def _wait(proc, limits, poll=0.05, check_every=0.2):
             return status, usage, "ok", cpu
         now = time.monotonic()
         over = None
-        if now - start > limits.wall_seconds():
+        if now - start > limits.wall_seconds(n_cells):
             over = "wall-clock limit"
         elif now >= next_check:
             next_check = now + check_every
-            cpu, rss = tree_usage(proc.pid)
-            if cpu > limits.tree_cpu():
+            table = _proc_table()
+            pids = _tree(proc.pid, table)
+            cpu = sum(table[p][1] for p in pids)
+            rss = sum(table[p][2] for p in pids)
+            if cpu > limits.tree_cpu(n_cells):
                 over = "CPU budget"
+            elif cell is not None and cell.over(cpu):
+                over = "cell limit"
             elif rss > limits.memory_bytes:
                 over = "memory budget"
+            elif idle.update(pids, table) > limits.idle_seconds():
+                over = "idle limit"
         if over:
             _kill_tree(proc)
             _, status, usage = os.wait4(proc.pid, 0)

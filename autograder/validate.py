@@ -37,8 +37,10 @@ def validate(notebook):
               for g, p in doc["parts"].items()}
     expected = {(g, "0"): {k: visible.array_from_json(v) for k, v in p["expected"].items()}
                 for g, p in doc["parts"].items() if p["expected"] is not None}
-    limits = Limits(cells_seconds=600, part_seconds={p.grade_id: 120 for p in parts})
-    reference = Reference(outputs=expected, limits=limits, cpu_cells=0, cpu_parts={})
+    limits = Limits(cell_seconds=600, part_seconds={p.grade_id: 120 for p in parts})
+    returned = {g: p["returned"] for g, p in doc["parts"].items() if p.get("returned")}
+    reference = Reference(outputs=expected, limits=limits, cpu_cells=0, cpu_parts={},
+                          returned=returned)
     result = grade_notebook(notebook.stem, notebook, a, reference, inputs, sandboxed=False)
     return result, doc
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.compare import compare_outputs
+from autograder.compare import compare_outputs, return_hint
+from autograder.runner import NotebookNamespace, short_error
 
 FILENAME = "visible.json"
 
@@ -27,8 +28,10 @@ def array_from_json(d):
     return np.array(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"])
 
 
-def build(assignment, inputs, outputs):
-    """The visible.json document for case 0 of every part."""
+def build(assignment, inputs, outputs, returned=None):
+    """The visible.json document for case 0 of every part. ``returned``: the reference's
+    ``{grade_id: {function: [kind, ...]}}``, so that a check can say "relu_forward returned
+    an array where a tuple of 2 values is expected"."""
     parts = {}
     for p in assignment.parts:
         key = (p.grade_id, "0")
@@ -40,6 +43,8 @@ def build(assignment, inputs, outputs):
             "expected": ({k: array_to_json(v) for k, v in outputs[key].items()}
                          if p.public_answer and not p.scorer else None),
         }
+        if returned and returned.get(p.grade_id):
+            parts[p.grade_id]["returned"] = returned[p.grade_id]
     return {"assignment": assignment.name, "notebook": assignment.notebook.name,
             "order": [p.grade_id for p in assignment.parts],
             "forbidden_modules": list(assignment.forbidden_modules), "parts": parts}
@@ -111,14 +116,6 @@ def _probes(folder):
     return module
 
 
-class NotebookNamespace(dict):
-    """A notebook's globals as probes see them (the same class as in runner.py, which
-    must stay importable without this package)."""
-
-    def __missing__(self, name):
-        raise NameError(f"{name} is not defined in your notebook")
-
-
 def check(grade_id, namespace, folder="."):
     """Run one part's visible case on the functions in ``namespace`` (a notebook's
     ``globals()``). Prints a line when it passes; raises AssertionError saying what is
@@ -126,13 +123,32 @@ def check(grade_id, namespace, folder="."):
     part = load(folder)["parts"][grade_id]
     probes = _probes(folder)
     inputs = {k: array_from_json(v) for k, v in part["inputs"].items()}
-    outputs = getattr(probes, part["probe"])(NotebookNamespace(namespace), **inputs)
+    ns = NotebookNamespace(namespace)  # notes what each function returned
+    try:
+        outputs = getattr(probes, part["probe"])(ns, **inputs)
+    except Exception as exc:
+        hint = _hint(ns, short_error(exc), part.get("returned"))
+        if not hint:
+            raise
+        raise AssertionError(f"{grade_id}: {hint} ({short_error(exc)})") from exc
     got = {k: np.asarray(v) for k, v in outputs.items()}
     ok, message = judge_visible(part, got, inputs, probes)
     if not ok:
-        raise AssertionError(f"{grade_id}: {message}")
+        hint = _hint(ns, message, part.get("returned"))
+        raise AssertionError(f"{grade_id}: {hint} ({message})" if hint else
+                             f"{grade_id}: {message}")
     points = f"{part['points']:g} point{'' if part['points'] == 1 else 's'}"
     print(f"{grade_id}: {message} ({points})")
+
+
+def _hint(ns, message, expected=None):
+    """A sentence on what a function returned that cannot be right, or "". ``expected``:
+    what the reference's functions returned, when visible.json says."""
+    for function, kinds in ns.returned.items():
+        want = (expected or {}).get(function)
+        if hint := return_hint(function, kinds, want, message):
+            return hint
+    return ""
 
 
 def judge_visible(part, got, inputs, probes):

@@ -62,6 +62,22 @@ def test_feedback_for_everyone_without_hidden_material(graded):
     assert "relu-backward" in wrong and "wrong values" in wrong
 
 
+def test_messages_name_cells_as_jupyter_does_and_say_things_once(graded):
+    """syntax_error's backward is its 4th code cell (imports, forward, the forward's test,
+    backward), so Jupyter shows it as [4]; a corrupt notebook's reason appears once on its
+    page, not on every part's row."""
+    course, done = graded
+    line = next(x for x in done.stdout.splitlines() if x.startswith("syntax_error:"))
+    assert "cell [4]" in line and "SyntaxError" in line, line
+    feedback = course / "fx01_tiny" / "feedback"
+    page = (feedback / "corrupt_json.html").read_text()
+    assert page.count("is not valid notebook JSON") == 1
+    assert page.count("not graded (see the note)") == 3
+    wrong = (feedback / "wrong_gradient.html").read_text()
+    assert "wrong values (largest relative error" in wrong and " at dx[" in wrong
+    assert "expected " in wrong and "got " in wrong
+
+
 def test_gradebook_holds_the_scores(graded):
     course, _ = graded
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -157,13 +173,17 @@ def test_validate_reports_each_part(released, tmp_path):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
-@pytest.mark.parametrize("which, points", [("solution", 6), ("stub", 0)])
+@pytest.mark.parametrize("which, points", [("solution", 6), ("stub", 0),
+                                           ("ipython_magics", 6)])
 def test_notebook_tests_agree_with_the_grader(released, tmp_path, which, points):
     """For honest notebooks, the points the notebook's own test cells report equal the
-    grade the trusted grader gives."""
+    grade the trusted grader gives. ipython_magics is honest work written with IPython's
+    syntax (magics, ``x = !cmd``, ``get_ipython()``, ``display``, ``obj?``): it runs top
+    to bottom in a Jupyter kernel, so it keeps every point in the sandbox too."""
     out = released / "exercises" / "fx01_tiny"
-    source = (released / "solutions/fx01_tiny/fx01_tiny.ipynb" if which == "solution"
-              else out / "fx01_tiny.ipynb")
+    source = {"solution": released / "solutions/fx01_tiny/fx01_tiny.ipynb",
+              "stub": out / "fx01_tiny.ipynb"}.get(
+        which, FIXTURES / "submitted" / which / "fx01_tiny/fx01_tiny.ipynb")
     run_dir = tmp_path / "run"
     shutil.copytree(out, run_dir)
     shutil.copy(source, run_dir / "fx01_tiny.ipynb")

@@ -127,10 +127,12 @@ def mutant(rng):
     return data, log
 
 
-def fake_run(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=True, slot=0):
+def fake_run(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=True, slot=0,
+             numbers=None):
     """Stands in for the sandbox: the readers are under test here, not the runner (the
     batch test in test_messy_input.py runs real sandboxes)."""
     assert all(isinstance(c, str) for c in cells)
+    assert numbers is None or len(numbers) == len(cells)
     return RunResult(outputs={}, log=[{"event": "done"}], exit_status="ok", cpu_seconds=0.0,
                      wall_seconds=0.0, output="", sandbox="bubblewrap (fake)")
 
@@ -146,7 +148,8 @@ def check_readers(path, data):
                    and isinstance(c["metadata"], dict) for c in nb["cells"])
         assert all(isinstance(g, str) for g in grade_ids(nb))
         cells = code_to_run(nb, A.test_sources)
-        assert all(isinstance(c, str) for c in cells)
+        assert all(isinstance(c.source, str) and isinstance(c.number, int)
+                   and isinstance(c.heading, str) for c in cells)
         problems = check_source_rules(cells, ["relu_forward", "relu_backward"],
                                       A.forbidden_modules)
         assert all(isinstance(m, str) for m in problems.values())
@@ -194,6 +197,6 @@ def test_what_the_grader_reads_is_what_jupyter_would_run():
     """Cleaning keeps a valid notebook's code exactly: the perfect fixture's cells."""
     nb = read_notebook(BASES[0])
     raw = json.loads(Path(BASES[0]).read_text())
-    assert code_to_run(nb, A.test_sources) == [
+    assert [c.source for c in code_to_run(nb, A.test_sources)] == [
         "".join(c["source"]) for c in raw["cells"] if c["cell_type"] == "code"
         and "".join(c["source"]).strip() not in A.test_sources]
