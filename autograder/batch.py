@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from autograder import assignment as assignments
 from autograder import canvas, feedback, report
-from autograder.errors import GraderError, SubmissionError
+from autograder.errors import BatchInterruptedError, SubmissionError
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
     case_inputs,
@@ -42,10 +42,6 @@ from autograder.results import (
 from autograder.review import save_last_run
 from autograder.sandbox import kill_all_running
 from autograder.submissions import discover, read_roster
-
-
-class BatchInterruptedError(GraderError):
-    """Ctrl-C or SIGTERM: what finished is saved; the rest is graded by the next run."""
 
 
 @dataclass

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.errors import GraderError
+from autograder.errors import BatchInterruptedError, GraderError
 
 
 def find_course_root(start=None):
@@ -172,9 +172,8 @@ def main(argv=None):
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    # Nothing heavy is imported here: `validate` must not pay for nbgrader (about 4 s).
     args = build_parser().parse_args(argv)
-    from autograder.batch import BatchInterruptedError
-
     try:
         return args.run(args)
     except BatchInterruptedError as exc:

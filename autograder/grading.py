@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.compare import compare_outputs
+from autograder import ownwork
 from autograder.errors import GraderError, SubmissionError, printable
 from autograder.notebooks import check_source_rules, code_to_run, read_notebook
 from autograder.sandbox import Limits, run_job
-from autograder.visible import finite_numbers
+from autograder.visible import case_labels, judge
 
 # CPU-time limits for a submission: this many times the reference answer's own CPU time,
 # and never less than the set's floors (so a reference taking 0.01 s still leaves room).
@@ -61,20 +61,24 @@ class Reference:
 
 
 def case_inputs(assignment, seed, visible=False):
-    """{(grade_id, case): {name: ndarray}}: case "0" when visible, else "1".."n"."""
+    """{(grade_id, case): {name: ndarray}}: the secret cases "1".."n" drawn from ``seed``,
+    or with ``visible`` the public ones: case "0" and, as "v1", "v2", ..., the
+    configurations of the secret cases listed in the part's ``visible_cases``."""
     inputs = {}
     for part in assignment.parts:
-        cases = [0] if visible else range(1, part.cases + 1)
-        for case in cases:
+        cases = ([(0, "0"), *((k, f"v{k}") for k in part.visible_cases)] if visible
+                 else [(k, str(k)) for k in range(1, part.cases + 1)])
+        for case, name in cases:
             rng = np.random.default_rng([seed, zlib.crc32(part.grade_id.encode()), case])
             arrays = part.make_inputs(rng, case)
-            inputs[(part.grade_id, str(case))] = {k: np.asarray(v) for k, v in arrays.items()}
+            inputs[(part.grade_id, name)] = {k: np.asarray(v) for k, v in arrays.items()}
     return inputs
 
 
 def part_specs(assignment, inputs):
     return [{"grade_id": p.grade_id, "probe": p.probe,
-             "cases": sorted(c for g, c in inputs if g == p.grade_id)}
+             "cases": sorted(c for g, c in inputs if g == p.grade_id),
+             "watch": p.watch()}
             for p in assignment.parts]
 
 
@@ -111,6 +115,10 @@ def run_reference(assignment, inputs, sandboxed=True):
     probes = assignment.load_probes()
     for part in assignment.parts:
         for (gid, case), got in result.outputs.items():
+            if gid == part.grade_id and part.weights and set(part.weights) != set(got):
+                raise GraderError(f"{assignment.name}: the weights of {gid} name "
+                                  f"{sorted(part.weights)}, but its probe returns "
+                                  f"{sorted(got)}")
             if gid == part.grade_id and part.scorer:
                 ok, message = getattr(probes, part.scorer)(got, inputs[(gid, case)])
                 if not ok:
@@ -129,27 +137,18 @@ def run_reference(assignment, inputs, sandboxed=True):
 
 
 def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
-    """(passed, message) for one part over its cases. ``expected`` may lack a case whose
+    """(points, message) for one part over its cases. ``expected`` may lack a case whose
     answer is not public (validate): then only finite numbers are asked for."""
-    passed_message = "passed"
-    for n, case in enumerate(cases, start=1):
+    labels = case_labels(cases)
+    verdicts = []
+    for case in cases:
         key = (part.grade_id, case)
-        got = outputs.get(key)
-        if got is None:
-            return False, why_missing.get(key) or why_missing.get(part.grade_id) or \
-                "your code produced no result"
-        if part.scorer:
-            ok, message = getattr(probes, part.scorer)(got, inputs[key])
-            passed_message = f"passed ({message})" if ok else passed_message
-        elif expected.get(key) is None:
-            ok, message = finite_numbers(got)
-            passed_message = "computed; its value is checked only by the grader"
-        else:
-            ok, message = compare_outputs(got, expected[key], part.rtol, part.atol)
-        if not ok:
-            where = "the visible case" if case == "0" else f"hidden case {n} of {len(cases)}"
-            return False, f"on {where}: {message}"
-    return True, passed_message
+        why = why_missing.get(key) or why_missing.get(part.grade_id)
+        verdicts.append((labels[case], outputs.get(key), expected.get(key), inputs[key],
+                         why))
+    spec = {"points": part.points, "weights": part.weights, "rtol": part.rtol,
+            "atol": part.atol, "scorer": part.scorer}
+    return judge(spec, verdicts, probes)
 
 
 def explain_missing(log, limits):
@@ -159,6 +158,8 @@ def explain_missing(log, limits):
         gid = str(e.get("grade_id", ""))
         if e.get("event") == "probe-error":
             why[(gid, str(e.get("case")))] = f"your code raised {e.get('error', 'an error')}"
+        elif e.get("event") == "shortcut":
+            why[(gid, str(e.get("case")))] = str(e.get("error", "a shortcut"))
         elif e.get("event") == "part-killed":
             if e.get("signal") in ("SIGXCPU", "SIGKILL", "wall-clock"):
                 seconds = limits.part_seconds.get(gid, 0)
@@ -185,6 +186,7 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     cells = code_to_run(nb, assignment.test_sources)
     rule_problems = check_source_rules(
         cells, [f for p in assignment.parts for f in p.functions], assignment.forbidden_modules)
+    shortcuts = ownwork.check(cells, {p.grade_id: p.own_work for p in assignment.parts})
     run = run_job(cells, part_specs(assignment, inputs), inputs, assignment.probes_file,
                   reference.limits,
                   library_packages(assignment) if packages is None else packages,
@@ -198,13 +200,15 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     for part in assignment.parts:
         cases = sorted(c for g, c in inputs if g == part.grade_id)
         broken = [rule_problems[f] for f in part.functions if f in rule_problems]
+        if part.grade_id in shortcuts:
+            broken.append(shortcuts[part.grade_id])
         if broken:
-            ok, message = False, broken[0]
+            points, message = 0.0, broken[0]
         else:
-            ok, message = judge_part(part, cases, run.outputs, expected, inputs, probes,
-                                     why_missing)
-        result.parts.append(PartResult(part.grade_id, part.points if ok else 0.0,
-                                       part.points, printable(message)))
+            points, message = judge_part(part, cases, run.outputs, expected, inputs, probes,
+                                         why_missing)
+        result.parts.append(PartResult(part.grade_id, points, part.points,
+                                       printable(message)))
     result.notes = [printable(n) for n in result.notes]
     return result
 
