@@ -126,7 +126,7 @@ class Program:
             if node is None:
                 continue
             used, reached = self._uses(node)
-            for dotted in used:
+            for dotted in sorted(used, key=lambda d: (-len(d), d)):  # the fullest name
                 entry = matches(dotted, forbid)
                 if entry:
                     return entry, dotted, path
@@ -257,8 +257,7 @@ def _dynamic_name(call, resolve, local):
 def shortcut_message(function, entry, dotted, path, reason):
     """One line for the student: what was used, where, and why it does not count."""
     where = f" (through {' -> '.join(path[1:])})" if len(path) > 1 else ""
-    used = dotted if dotted == entry else f"{dotted} ({entry})"
-    return f"{function} uses {used}{where}: {REASONS.get(reason, reason)}"
+    return f"{function} uses {dotted}{where}: {REASONS.get(reason, reason)}"
 
 
 def check(cells, rules):

@@ -31,7 +31,8 @@ def validate(notebook):
     parts = [Part(grade_id=g, points=p["points"], probe=p["probe"],
                   functions=tuple(p["functions"]), make_inputs=None,
                   cases=len(p["cases"]), rtol=p["rtol"], atol=p["atol"],
-                  scorer=p["scorer"], weights=p.get("weights"), own_work=p.get("own_work"))
+                  scorer=p["scorer"], weights=dict(p.get("weights") or {}) or None,
+                  own_work=p.get("own_work"))
              for g, p in ((g, doc["parts"][g]) for g in doc["order"])]
     a = Assignment(name=doc["assignment"], folder=notebook.parent, notebook=notebook,
                    parts=parts, manual={}, test_sources=set(),

@@ -52,7 +52,9 @@ def build(assignment, inputs, outputs):
             })
         parts[p.grade_id] = {
             "probe": p.probe, "points": p.points, "functions": list(p.functions),
-            "rtol": p.rtol, "atol": p.atol, "scorer": p.scorer, "weights": p.weights,
+            "rtol": p.rtol, "atol": p.atol, "scorer": p.scorer,
+            # pairs, not an object: the outputs keep their order in messages
+            "weights": [[k, w] for k, w in p.weights.items()] if p.weights else None,
             "own_work": p.own_work, "cases": cases,
         }
     return {"assignment": assignment.name, "notebook": assignment.notebook.name,
@@ -111,7 +113,7 @@ def judge(spec, cases, probes):
     finite numbers are asked for). With ``weights``, each output earns its points when it
     is right in every case.
     """
-    weights = spec.get("weights")
+    weights = dict(spec.get("weights") or {})  # {name: points} or [[name, points], ...]
     failed = {}  # output name -> message of its first failing case
     passed_message = "passed"
     for label, got, expected, inputs, why in cases:
@@ -201,8 +203,9 @@ def check(grade_id, namespace, folder="."):
     if points < total:
         raise AssertionError(f"{grade_id}: {message}")
     n = len(cases)
-    which = "the visible case" if n == 1 else f"all {n} visible cases"
-    print(f"{grade_id}: {message} on {which}; the hidden cases decide the {total:g} {unit}")
+    which = "on the visible case" if n == 1 else f"on all {n} visible cases"
+    text = f"passed {which}" if message == "passed" else f"{message} ({which})"
+    print(f"{grade_id}: {text}; the hidden cases decide the {total:g} {unit}")
 
 
 def finite_numbers(got):
