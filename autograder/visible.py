@@ -13,6 +13,7 @@ the hidden cases decide the points.
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,12 @@ def build(assignment, inputs, outputs):
 
 
 def write(path, document):
-    Path(path).write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+    """Indented JSON with each array's numbers on one line (thousands of numbers one per
+    line make the file unreadable and its diffs long)."""
+    text = json.dumps(document, indent=1, sort_keys=True)
+    text = re.sub(r'"data": \[\n([^\]]*)\n\s*\]', lambda m: '"data": [' + " ".join(
+        m.group(1).split()) + "]", text)
+    Path(path).write_text(text + "\n")
 
 
 def load(folder="."):

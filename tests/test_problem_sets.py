@@ -61,11 +61,17 @@ def test_committed_release_is_in_sync_with_solutions(problem_set):
     a, b = (json.loads((d / "visible.json").read_text()) for d in (fresh, committed))
     assert a["order"] == b["order"]
     for gid in a["order"]:
-        for kind in ("inputs", "expected"):
-            assert (a["parts"][gid][kind] is None) == (b["parts"][gid][kind] is None)
-            for key, arr in (a["parts"][gid][kind] or {}).items():
-                np.testing.assert_allclose(arr["data"], b["parts"][gid][kind][key]["data"],
-                                           rtol=1e-9, atol=1e-12, err_msg=f"{gid} {key}")
+        pa, pb = a["parts"][gid], b["parts"][gid]
+        for key in ("points", "weights", "own_work", "functions", "rtol", "atol"):
+            assert pa[key] == pb[key], (gid, key)
+        assert [c["name"] for c in pa["cases"]] == [c["name"] for c in pb["cases"]], gid
+        for ca, cb in zip(pa["cases"], pb["cases"], strict=True):
+            for kind in ("inputs", "expected"):
+                assert (ca[kind] is None) == (cb[kind] is None)
+                for key, arr in (ca[kind] or {}).items():
+                    np.testing.assert_allclose(arr["data"], cb[kind][key]["data"],
+                                               rtol=1e-9, atol=1e-12,
+                                               err_msg=f"{gid} {ca['name']} {key}")
     assert not (committed / "checks.py").exists()
 
 
