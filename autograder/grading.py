@@ -63,16 +63,30 @@ class Reference:
 def case_inputs(assignment, seed, visible=False):
     """{(grade_id, case): {name: ndarray}}: the secret cases "1".."n" drawn from ``seed``,
     or with ``visible`` the public ones: case "0" and, as "v1", "v2", ..., the
-    configurations of the secret cases listed in the part's ``visible_cases``."""
+    configurations of the secret cases listed in the part's ``visible_cases``, except
+    those whose inputs do not depend on the seed (a fixed table of sizes): publishing
+    them would publish the secret case itself."""
     inputs = {}
     for part in assignment.parts:
-        cases = ([(0, "0"), *((k, f"v{k}") for k in part.visible_cases)] if visible
-                 else [(k, str(k)) for k in range(1, part.cases + 1)])
+        if visible:
+            cases = [(0, "0"), *((k, f"v{k}") for k in part.visible_cases
+                                 if _depends_on_seed(part, k))]
+        else:
+            cases = [(k, str(k)) for k in range(1, part.cases + 1)]
         for case, name in cases:
-            rng = np.random.default_rng([seed, zlib.crc32(part.grade_id.encode()), case])
-            arrays = part.make_inputs(rng, case)
-            inputs[(part.grade_id, name)] = {k: np.asarray(v) for k, v in arrays.items()}
+            inputs[(part.grade_id, name)] = _draw(part, seed, case)
     return inputs
+
+
+def _draw(part, seed, case):
+    rng = np.random.default_rng([seed, zlib.crc32(part.grade_id.encode()), case])
+    return {k: np.asarray(v) for k, v in part.make_inputs(rng, case).items()}
+
+
+def _depends_on_seed(part, case):
+    a, b = _draw(part, 1, case), _draw(part, 2, case)
+    return set(a) != set(b) or any(a[k].shape != b[k].shape or not np.array_equal(a[k], b[k])
+                                   for k in a)
 
 
 def part_specs(assignment, inputs):
