@@ -298,3 +298,23 @@ def test_weights_must_add_up_to_the_part(tmp_path):
     with pytest.raises(GraderError, match="add up to 4, but its test cell gives 5"):
         _weights("fx", "p", {"dx": 2, "dw": 2}, 5.0)
     assert Part("p", 5, "probe", (), None).watch() is None
+
+
+def test_committed_visible_cases_take_the_hidden_paths():
+    """The review's misses: ps02's visible backward case had pad 1 only (the
+    `pad:-pad` bug passed), ps06's had a 3-D mask only (no `mask=None` path, no 2-D
+    mask). The released visible cases now include them."""
+    ps02 = json.loads((FIXTURES.parents[1] / "exercises/ps02_convolution/visible.json")
+                      .read_text())
+    backward = ps02["parts"]["conv-backward"]["cases"]
+    configurations = {(int(c["inputs"]["stride"]["data"][0]), int(c["inputs"]["pad"]["data"][0]))
+                      for c in backward}
+    assert {(1, 0), (2, 1), (3, 2), (1, 2)} <= configurations
+    ps06 = json.loads((FIXTURES.parents[1] / "exercises/ps06_attention/visible.json")
+                      .read_text())
+    for part in ("attention-forward", "attention-backward", "multi-head-forward",
+                 "transformer-block"):
+        kinds = {(bool(c["inputs"]["use_mask"]["data"][0]),
+                  len(c["inputs"]["mask"]["shape"])) for c in ps06["parts"][part]["cases"]}
+        assert (False, 3) in kinds or (False, 2) in kinds, part  # no mask
+        assert (True, 2) in kinds and (True, 3) in kinds, (part, kinds)
