@@ -318,3 +318,26 @@ def test_committed_visible_cases_take_the_hidden_paths():
                   len(c["inputs"]["mask"]["shape"])) for c in ps06["parts"][part]["cases"]}
         assert (False, 3) in kinds or (False, 2) in kinds, part  # no mask
         assert (True, 2) in kinds and (True, 3) in kinds, (part, kinds)
+
+
+def test_feedback_marks_a_partly_right_part(graded):
+    page = (graded / "feedback" / "transposed_dw.html").read_text()
+    assert "class='pending'>partly</td><td class='pts'>3 / 5" in page
+
+
+@pytest.mark.parametrize("cells, words", [
+    (["from dlcourse.layers.conv import conv_forward_naive"],
+     "conv_forward_naive is imported from the course library"),
+    (["import numpy as np\nfrom scipy import signal",
+      "def conv_forward_naive(x, w, b, stride=1, pad=0):\n    return signal.x(x), None"],
+     "conv_forward_naive uses scipy.signal.x"),
+])
+def test_the_notebook_check_applies_the_source_rules(cells, words):
+    """In Jupyter the check reads the cells the kernel ran (IPython's In)."""
+    from autograder.visible import source_problem
+
+    doc = {"forbidden_modules": ["dlcourse.layers.conv"]}
+    part = {"functions": ["conv_forward_naive"],
+            "own_work": {"functions": ["conv_forward_naive"], "forbid": ownwork.FRAMEWORKS}}
+    assert words in source_problem(doc, part, {"In": ["", *cells]})
+    assert source_problem(doc, part, {}) is None  # outside IPython: validate's job
