@@ -20,6 +20,21 @@ A problem-set folder (``solutions/psNN_topic/``) holds:
   ({package: [file, ...]}, the parts of the course library the sandbox provides), and
   optionally ``CELLS_CPU_FLOOR`` / ``PART_CPU_FLOOR``, the least CPU seconds a submission
   gets for each of its cells and for each part, whatever the reference answer needs.
+
+Three optional entries of a part make grades fairer (and are published in visible.json,
+so the notebook's own checks apply them too):
+
+* ``weights``: {output name: points}, adding up to the part's points, for a part whose
+  outputs are separable (a backward pass's dx, dw, db): each output earns its share when
+  it is right in every case, so one wrong gradient does not cost the others.
+* ``own_work``: {"functions": [...], "forbid": {name: reason}, "calls": {name: most}}, the
+  shortcuts the part does not accept (see autograder.ownwork); merged with the set's
+  ``OWN_WORK`` (whose ``forbid`` applies to every part), ``functions`` defaulting to the
+  part's. Each set's notebook states these rules in its introduction.
+* ``visible_cases``: the secret cases whose configuration (case number: stride, padding,
+  mask, ...) is also published, drawn from the public seed, so that the visible checks
+  take every code path the hidden cases take. Default: all of them, except for parts
+  judged by a scorer (training) or with a private answer.
 """
 
 import importlib.util
@@ -42,6 +57,16 @@ class Part:
     atol: float = 1e-8
     scorer: str | None = None
     public_answer: bool = True  # False: visible.json does not publish case 0's answer
+    weights: dict | None = None  # {output name: points}: partial credit per output
+    own_work: dict | None = None  # {"functions", "forbid", "calls"}: see autograder.ownwork
+    visible_cases: tuple = ()  # secret case numbers also published with the public seed
+
+    def watch(self):
+        """What the runner counts while the part runs: {"during", "most"}, or None."""
+        rule = self.own_work or {}
+        if not rule.get("calls"):
+            return None
+        return {"during": list(rule["functions"]), "most": dict(rule["calls"])}
 
 
 @dataclass
@@ -120,6 +145,27 @@ def cell_source(cell):
     return source if isinstance(source, str) else ""
 
 
+def _weights(set_name, grade_id, weights, points):
+    if not weights:
+        return None
+    total = sum(float(w) for w in weights.values())
+    if abs(total - points) > 1e-9:
+        raise GraderError(f"{set_name}: the weights of {grade_id} add up to {total:g}, but "
+                          f"its test cell gives {points:g} points")
+    return {str(k): float(w) for k, w in weights.items()}
+
+
+def own_work_rule(spec, set_rule):
+    """A part's own_work rule merged with the set's OWN_WORK, or None if it has none."""
+    part_rule = spec.get("own_work") or {}
+    forbid = {**set_rule.get("forbid", {}), **part_rule.get("forbid", {})}
+    calls = dict(part_rule.get("calls", {}))
+    if not forbid and not calls:
+        return None
+    return {"functions": list(part_rule.get("functions", spec.get("functions", ()))),
+            "forbid": forbid, "calls": calls}
+
+
 def load(name, checks_root):
     """Load a problem set: its notebook's grade cells, checks.py and probes.py."""
     folder = resolve(name, checks_root)
@@ -139,17 +185,25 @@ def load(name, checks_root):
             test_points[meta["grade_id"]] = float(meta.get("points", 0))
             test_sources.add(cell_source(cell).strip())
     parts = []
+    set_rule = getattr(checks, "OWN_WORK", {})
     for spec in checks.PARTS:
         gid = spec["grade_id"]
         if gid not in test_points:
             raise GraderError(f"{folder.name}: checks.py grades '{gid}' but the notebook "
                               f"has no test cell with that grade_id")
+        points = test_points.pop(gid)
+        cases = spec.get("cases", 3)
+        public = spec.get("public_answer", True) and not spec.get("scorer")
         parts.append(Part(
-            grade_id=gid, points=test_points.pop(gid), probe=spec["probe"],
+            grade_id=gid, points=points, probe=spec["probe"],
             functions=tuple(spec.get("functions", ())), make_inputs=spec["inputs"],
-            cases=spec.get("cases", 3), rtol=spec.get("rtol", 1e-6),
+            cases=cases, rtol=spec.get("rtol", 1e-6),
             atol=spec.get("atol", 1e-8), scorer=spec.get("scorer"),
             public_answer=spec.get("public_answer", True),
+            weights=_weights(folder.name, gid, spec.get("weights"), points),
+            own_work=own_work_rule(spec, set_rule),
+            visible_cases=tuple(int(c) for c in spec.get(
+                "visible_cases", range(1, cases + 1) if public else ())),
         ))
     if test_points:
         raise GraderError(f"{folder.name}: test cells {sorted(test_points)} have no check "

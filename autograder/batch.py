@@ -24,7 +24,7 @@ from autograder import assignment as assignments
 from autograder import canvas, feedback, handscores, matching, report
 from autograder import sandbox as sandboxes
 from autograder.answers import questions, unanswered
-from autograder.errors import GraderError, SubmissionError, printable
+from autograder.errors import BatchInterruptedError, GraderError, SubmissionError, printable
 from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
 from autograder.grading import (
     case_inputs,
@@ -45,10 +45,6 @@ from autograder.results import (
 )
 from autograder.review import load_last_run, save_last_run, warn_fewer_options
 from autograder.sandbox import SANDBOX_NAMES, kill_all_running
-
-
-class BatchInterruptedError(GraderError):
-    """Ctrl-C or SIGTERM: what finished is saved; the rest is graded by the next run."""
 
 
 @dataclass
@@ -110,7 +106,7 @@ def _write_report(out_dir, a, ordered, rows, lateness, submissions, sandbox):
             continue
         codes[sid] = report.answer_code(path, given)
     page = report.render(a, ordered, {r["student_id"]: r for r in rows}, lateness, codes,
-                         sandbox)
+                         sandbox, reference_code=report.answer_code(a.notebook, given))
     feedback.write(out_dir / "report.html", page)
 
 

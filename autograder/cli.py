@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from autograder.errors import GraderError
+from autograder.errors import BatchInterruptedError, GraderError
 
 UNCONFINED_WARNING = (
     "WARNING: --no-sandbox: every submission runs UNCONFINED, as your own user, able to "
@@ -201,13 +201,12 @@ def main(argv=None):
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    # Nothing heavy is imported here: `validate` must not pay for nbgrader (about 4 s).
     args = build_parser().parse_args(argv)
     # One line at a time even into a pipe or a log file: a "waiting for ..." line or a
     # student's problem line is seen when it happens.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
-    from autograder.batch import BatchInterruptedError
-
     try:
         return args.run(args)
     except BatchInterruptedError as exc:

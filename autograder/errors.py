@@ -5,6 +5,10 @@ class GraderError(Exception):
     """The batch itself cannot run: a missing folder, a broken problem set, bad options."""
 
 
+class BatchInterruptedError(GraderError):
+    """Ctrl-C or SIGTERM: what finished is saved; the rest is graded by the next run."""
+
+
 class SubmissionError(Exception):
     """One submission cannot be graded (corrupt notebook, no notebook): it scores 0."""
 

@@ -30,8 +30,8 @@ def render(result, assignment, manual_scores, late=None, unanswered=()):
     e = html.escape
     rows = []
     for part in result.parts:
-        cls = "pass" if part.passed else "fail"
-        mark = "passed" if part.passed else "not passed"
+        cls = "pass" if part.passed else "pending" if part.points > 0 else "fail"
+        mark = "passed" if part.passed else "partly" if part.points > 0 else "not passed"
         rows.append(f"<tr><td><code>{e(part.grade_id)}</code></td><td class='{cls}'>{mark}"
                     f"</td><td class='pts'>{_fmt(part.points)} / {_fmt(part.max_points)}</td>"
                     f"<td>{e(part.message)}</td></tr>")

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.compare import compare_outputs, return_hint
+from autograder import ownwork
+from autograder.compare import return_hint
 from autograder.errors import GraderError, SubmissionError, printable
 from autograder.notebooks import check_source_rules, code_to_run, read_notebook
 from autograder.sandbox import Limits, run_job
-from autograder.visible import finite_numbers
+from autograder.visible import case_labels, judge
 
 # CPU-time limits for a submission: this many times the reference answer's own CPU time,
 # and never less than the set's floors (so a reference taking 0.01 s still leaves room).
@@ -65,20 +66,38 @@ class Reference:
 
 
 def case_inputs(assignment, seed, visible=False):
-    """{(grade_id, case): {name: ndarray}}: case "0" when visible, else "1".."n"."""
+    """{(grade_id, case): {name: ndarray}}: the secret cases "1".."n" drawn from ``seed``,
+    or with ``visible`` the public ones: case "0" and, as "v1", "v2", ..., the
+    configurations of the secret cases listed in the part's ``visible_cases``, except
+    those whose inputs do not depend on the seed (a fixed table of sizes): publishing
+    them would publish the secret case itself."""
     inputs = {}
     for part in assignment.parts:
-        cases = [0] if visible else range(1, part.cases + 1)
-        for case in cases:
-            rng = np.random.default_rng([seed, zlib.crc32(part.grade_id.encode()), case])
-            arrays = part.make_inputs(rng, case)
-            inputs[(part.grade_id, str(case))] = {k: np.asarray(v) for k, v in arrays.items()}
+        if visible:
+            cases = [(0, "0"), *((k, f"v{k}") for k in part.visible_cases
+                                 if _depends_on_seed(part, k))]
+        else:
+            cases = [(k, str(k)) for k in range(1, part.cases + 1)]
+        for case, name in cases:
+            inputs[(part.grade_id, name)] = _draw(part, seed, case)
     return inputs
+
+
+def _draw(part, seed, case):
+    rng = np.random.default_rng([seed, zlib.crc32(part.grade_id.encode()), case])
+    return {k: np.asarray(v) for k, v in part.make_inputs(rng, case).items()}
+
+
+def _depends_on_seed(part, case):
+    a, b = _draw(part, 1, case), _draw(part, 2, case)
+    return set(a) != set(b) or any(a[k].shape != b[k].shape or not np.array_equal(a[k], b[k])
+                                   for k in a)
 
 
 def part_specs(assignment, inputs):
     return [{"grade_id": p.grade_id, "probe": p.probe,
-             "cases": sorted(c for g, c in inputs if g == p.grade_id)}
+             "cases": sorted(c for g, c in inputs if g == p.grade_id),
+             "watch": p.watch()}
             for p in assignment.parts]
 
 
@@ -116,6 +135,10 @@ def run_reference(assignment, inputs, sandboxed=True):
     probes = assignment.load_probes()
     for part in assignment.parts:
         for (gid, case), got in result.outputs.items():
+            if gid == part.grade_id and part.weights and set(part.weights) != set(got):
+                raise GraderError(f"{assignment.name}: the weights of {gid} name "
+                                  f"{sorted(part.weights)}, but its probe returns "
+                                  f"{sorted(got)}")
             if gid == part.grade_id and part.scorer:
                 ok, message = getattr(probes, part.scorer)(got, inputs[(gid, case)])
                 if not ok:
@@ -171,28 +194,18 @@ def part_hint(part, run_returned, reference_returned, message):
 
 
 def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
-    """(passed, message) for one part over its cases. ``expected`` may lack a case whose
+    """(points, message) for one part over its cases. ``expected`` may lack a case whose
     answer is not public (validate): then only finite numbers are asked for."""
-    passed_message = "passed"
-    for n, case in enumerate(cases, start=1):
+    labels = case_labels(cases)
+    verdicts = []
+    for case in cases:
         key = (part.grade_id, case)
-        got = outputs.get(key)
-        if got is None:
-            return False, why_missing.get(key) or why_missing.get(part.grade_id) or \
-                "your code produced no result"
-        if part.scorer:
-            ok, message = getattr(probes, part.scorer)(got, inputs[key])
-            passed_message = f"passed ({message})" if ok else passed_message
-        elif expected.get(key) is None:
-            ok, message = finite_numbers(got)
-            passed_message = "computed; its value is checked only by the grader"
-        else:
-            ok, message = compare_outputs(got, expected[key], part.rtol, part.atol,
-                                          reveal=part.public_answer)
-        if not ok:
-            where = "the visible case" if case == "0" else f"hidden case {n} of {len(cases)}"
-            return False, f"on {where}: {message}"
-    return True, passed_message
+        why = why_missing.get(key) or why_missing.get(part.grade_id)
+        verdicts.append((labels[case], outputs.get(key), expected.get(key), inputs[key],
+                         why))
+    spec = {"points": part.points, "weights": part.weights, "rtol": part.rtol,
+            "atol": part.atol, "scorer": part.scorer, "reveal": part.public_answer}
+    return judge(spec, verdicts, probes)
 
 
 def explain_missing(log, limits):
@@ -202,6 +215,8 @@ def explain_missing(log, limits):
         gid = str(e.get("grade_id", ""))
         if e.get("event") == "probe-error":
             why[(gid, str(e.get("case")))] = f"your code raised {e.get('error', 'an error')}"
+        elif e.get("event") == "shortcut":
+            why[(gid, str(e.get("case")))] = str(e.get("error", "a shortcut"))
         elif e.get("event") == "part-killed":
             seconds = limits.part_seconds.get(gid, 0)
             if e.get("signal") in ("SIGXCPU", "SIGKILL"):
@@ -230,6 +245,8 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
         rule_problems = check_source_rules(
             cells, [f for p in assignment.parts for f in p.functions],
             assignment.forbidden_modules)
+        shortcuts = ownwork.check([c.source for c in cells],
+                                  {p.grade_id: p.own_work for p in assignment.parts})
     except SubmissionError as exc:
         return _zero(result, assignment, exc.status, exc.message)
     except Exception as exc:  # noqa: BLE001 - a grader bug this file meets costs only it
@@ -249,15 +266,18 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     for part in assignment.parts:
         cases = sorted(c for g, c in inputs if g == part.grade_id)
         broken = [rule_problems[f] for f in part.functions if f in rule_problems]
+        if part.grade_id in shortcuts:
+            broken.append(shortcuts[part.grade_id])
         if broken:
-            ok, message = False, broken[0]
+            points, message = 0.0, broken[0]
         else:
-            ok, message = judge_part(part, cases, run.outputs, expected, inputs, probes,
-                                     why_missing)
-            hint = "" if ok else part_hint(part, run_returned, reference.returned, message)
+            points, message = judge_part(part, cases, run.outputs, expected, inputs, probes,
+                                         why_missing)
+            hint = "" if points == part.points else part_hint(
+                part, run_returned, reference.returned, message)
             message = f"{hint} ({message})" if hint else message
-        result.parts.append(PartResult(part.grade_id, part.points if ok else 0.0,
-                                       part.points, printable(message)))
+        result.parts.append(PartResult(part.grade_id, points, part.points,
+                                       printable(message)))
     result.notes = [printable(n) for n in result.notes]
     return result
 

@@ -86,13 +86,24 @@ def answer_code(path, given_sources):
     return "\n".join(parts)
 
 
-def similar_pairs(codes, threshold=SIMILAR):
-    """[(similarity, a, b)] for pairs of students whose answer code is near-identical."""
+def shingles_of(code):
+    """The set of normalised token 4-grams of ``code``."""
+    tokens = normalised_tokens(code)
+    return {tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3)}
+
+
+def similar_pairs(codes, threshold=SIMILAR, reference=""):
+    """[(similarity, a, b)] for pairs of students whose answer code is near-identical.
+
+    4-grams that also occur in ``reference`` (the solution's own answer code) are left
+    out first: two students who both wrote what the reference answer says (short parts
+    have few ways to be right) are not a copy; what they share beyond it is compared."""
+    known = shingles_of(reference) if reference else set()
     shingles = {}
     for sid, code in codes.items():
-        tokens = normalised_tokens(code)
-        if len(tokens) >= MIN_TOKENS:
-            shingles[sid] = {tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3)}
+        own = shingles_of(code) - known
+        if len(own) >= MIN_TOKENS - 3:
+            shingles[sid] = own
     pairs = []
     for a, b in itertools.combinations(sorted(shingles), 2):
         sa, sb = shingles[a], shingles[b]
@@ -145,7 +156,7 @@ def _plots(assignment, results, totals):
     return scores, passes, timing
 
 
-def render(assignment, results, rows, lateness, codes, sandbox):
+def render(assignment, results, rows, lateness, codes, sandbox, reference_code=""):
     """The report page as an HTML string. ``rows``: grades.csv rows by student."""
     e = html.escape
     # Statistics describe the work handed in: missing students are counted, not averaged.
@@ -165,7 +176,7 @@ def render(assignment, results, rows, lateness, codes, sandbox):
             attention.append(f"<tr><td>{e(r.student_id)}</td><td>{e(r.status)}</td>"
                              f"<td>{e(str(total) if total != '' else 'pending')}</td>"
                              f"<td>{e(why)}</td></tr>")
-    pairs = similar_pairs(codes)
+    pairs = similar_pairs(codes, reference=reference_code)
     pair_rows = "".join(f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{s:.0%}</td></tr>"
                         for s, a, b in pairs) or "<tr><td colspan='3'>none</td></tr>"
     summary = ", ".join(f"{n} {e(s)}" for s, n in sorted(counts.items()))
@@ -200,7 +211,9 @@ written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
 <tbody>{"".join(attention) or "<tr><td colspan='4'>nobody</td></tr>"}</tbody></table>
 <h2>Near-identical answers ({len(pairs)} pairs)</h2>
 <p>Pairs whose answer code, with comments, layout and variable names normalised, shares at
-least {SIMILAR:.0%} of its token 4-grams. A lead to look at, not a verdict.</p>
+least {SIMILAR:.0%} of its token 4-grams, leaving out those of the reference answer and the
+scaffold (two students who both wrote the reference's code are not listed). A lead to look
+at, not a verdict.</p>
 <table><thead><tr><th>student</th><th>student</th><th>similarity</th></tr></thead>
 <tbody>{pair_rows}</tbody></table>
 </body></html>

@@ -98,6 +98,114 @@ def return_kind(value):
     return f"a {type(value).__name__}"
 
 
+class ShortcutError(BaseException):
+    """A function ran more often than the part's rule allows (finite differences).
+
+    A BaseException, so that ``except Exception`` around a finite-difference loop does
+    not swallow it; the part fails whether or not it is caught (see watched_calls)."""
+
+
+HOOKS = "__autograder_call_hooks__"  # in the functions' globals while they are watched
+_TRAMPOLINE = """
+def trampoline(*args, **kwargs):
+    hooks = __autograder_call_hooks__[KEY]
+    hooks[1]()
+    try:
+        return hooks[0](*args, **kwargs)
+    finally:
+        hooks[2]()
+"""
+
+
+def _instrument(namespace, name, enter, leave):
+    """Make every call of the function ``namespace[name]`` run ``enter`` and ``leave``
+    around it; return a function that undoes it.
+
+    The function object itself is changed (its code swapped for a trampoline that calls
+    a copy of the original), so that an alias, a functools.partial or a closure that
+    captured it counts too. A function with free variables cannot take that code: its
+    name in ``namespace`` is rebound to a wrapper instead."""
+    func = dict.get(namespace, name)
+    if not isinstance(func, types.FunctionType):
+        return None
+    original = types.FunctionType(func.__code__, func.__globals__, func.__name__,
+                                  func.__defaults__, func.__closure__)
+    original.__kwdefaults__ = func.__kwdefaults__
+    hooks = func.__globals__.setdefault(HOOKS, {})
+    hooks[name] = (original, enter, leave)
+    if func.__closure__:
+        def wrapper(*args, **kwargs):
+            enter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                leave()
+        namespace[name] = wrapper
+
+        def undo():
+            namespace[name] = func
+            hooks.pop(name, None)
+        return undo
+    scratch = {}
+    exec(compile(_TRAMPOLINE.replace("KEY", repr(name)), f"<calls of {name}>", "exec"),
+         scratch)
+    saved = (func.__code__, func.__defaults__, func.__kwdefaults__)
+    func.__code__ = scratch["trampoline"].__code__.replace(co_name=func.__name__)
+    func.__defaults__, func.__kwdefaults__ = None, None
+
+    def undo():
+        func.__code__, func.__defaults__, func.__kwdefaults__ = saved
+        hooks.pop(name, None)
+    return undo
+
+
+@contextlib.contextmanager
+def watched_calls(namespace, during, most):
+    """Count calls while one of the functions named ``during`` runs.
+
+    Inside the block, each function named in ``most`` ({name: n}) may be entered at most
+    n times per outermost call of a ``during`` function (a ``during`` function entered
+    again inside itself counts as a call of itself). One call more raises ShortcutError
+    there, and every later one too; the yielded dict's "over" then holds the message.
+    Functions missing from ``namespace`` are not watched. Everything is undone on exit.
+    """
+    state = {"depth": 0, "outer": None, "counts": {}, "over": None}
+    undo = []
+
+    def hooks_for(name):
+        def enter():
+            if state["depth"] and name in most:
+                state["counts"][name] = state["counts"].get(name, 0) + 1
+                if state["counts"][name] > most[name] and not state["over"]:
+                    what = "itself" if name == state["outer"] else name
+                    state["over"] = (
+                        f"{state['outer']} called {what} more than {most[name]} "
+                        f"time{'s' if most[name] != 1 else ''} in one call: a gradient "
+                        "by finite differences through the forward pass is not the "
+                        "analytic gradient this part asks for")
+            if state["over"] and name in most:
+                raise ShortcutError(state["over"])
+            if name in during:
+                if not state["depth"]:
+                    state["outer"], state["counts"] = name, {}
+                state["depth"] += 1
+
+        def leave():
+            if name in during:
+                state["depth"] -= 1
+        return enter, leave
+
+    try:
+        for name in sorted(set(during) | set(most)):
+            done = _instrument(namespace, name, *hooks_for(name))
+            if done:
+                undo.append(done)
+        yield state
+    finally:
+        for done in reversed(undo):
+            done()
+
+
 def log(event, **fields):
     with open("log.jsonl", "a") as f:
         f.write(json.dumps({"event": event, **fields}) + "\n")
@@ -234,20 +342,33 @@ def load_probes():
 def run_part(namespace, probes, part):
     """Run one part's probe on each of its cases; write outputs. Runs in a forked child."""
     probe = getattr(probes, part["probe"])
+    watch = part.get("watch") or {"during": (), "most": {}}
     for case in part["cases"]:
         key = f"{part['grade_id']}__{case}"
         with np.load(f"inputs/{key}.npz", allow_pickle=False) as data:
             inputs = {name: data[name] for name in data.files}
-        ns = NotebookNamespace(namespace)
-        try:
-            outputs = probe(ns, **inputs)
-            arrays = {name: np.asarray(value) for name, value in outputs.items()}
-            np.savez(f"out/{key}.npz", **arrays)
-        except BaseException as exc:  # noqa: BLE001
-            log("probe-error", grade_id=part["grade_id"], case=case, error=short_error(exc))
-        finally:
-            if ns.returned:
-                log("returned", grade_id=part["grade_id"], case=case, kinds=ns.returned)
+        with watched_calls(namespace, watch["during"], watch["most"]) as calls:
+            ns = NotebookNamespace(namespace)  # notes what each function returned
+            try:
+                outputs = probe(ns, **inputs)
+                arrays = {name: np.asarray(value) for name, value in outputs.items()}
+            except BaseException as exc:  # noqa: BLE001
+                error = exc
+            else:
+                error = None
+        if ns.returned:
+            log("returned", grade_id=part["grade_id"], case=case, kinds=ns.returned)
+        if calls["over"]:
+            log("shortcut", grade_id=part["grade_id"], case=case, error=calls["over"])
+        elif error is not None:
+            log("probe-error", grade_id=part["grade_id"], case=case,
+                error=short_error(error))
+        else:
+            try:
+                np.savez(f"out/{key}.npz", **arrays)
+            except BaseException as exc:  # noqa: BLE001
+                log("probe-error", grade_id=part["grade_id"], case=case,
+                    error=short_error(exc))
 
 
 def busy_seconds(pid):

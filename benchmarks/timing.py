@@ -1,6 +1,13 @@
-"""Timing helper shared by the benchmarks."""
+"""Helpers shared by the benchmarks."""
 
+import contextlib
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def best_of(fn, repeat=5):
@@ -12,3 +19,38 @@ def best_of(fn, repeat=5):
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+@contextlib.contextmanager
+def checkout_of(commit):
+    """This repository at ``commit``, as a temporary git worktree (removed afterwards), to
+    measure an older version side by side with this one; None if the commit is not in
+    this clone's history."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / commit
+        made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach",
+                               str(folder), commit], capture_output=True, text=True)
+        if made.returncode != 0:
+            yield None
+            return
+        try:
+            yield folder
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(folder)], capture_output=True)
+
+
+@contextlib.contextmanager
+def autograder_of(root):
+    """Import ``autograder`` from the checkout at ``root`` inside the block (its modules
+    are forgotten before and after, so another version can be imported next)."""
+    def forget():
+        for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")]:
+            del sys.modules[name]
+    forget()
+    sys.path.insert(0, str(root))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(root))
+        forget()

@@ -146,17 +146,20 @@ def test_release_leaves_last_digit_differences_in_committed_files_alone(released
     root = copy_course(released, tmp_path / "course")
     path = root / "solutions/fx01_tiny/visible.json"
     doc = json.loads(path.read_text())
-    true_dx = list(doc["parts"]["relu-backward"]["expected"]["dx"]["data"])
-    out = doc["parts"]["relu-forward"]["expected"]["out"]
+    def expected(document, grade_id, name):  # the first visible case's expected array
+        return document["parts"][grade_id]["cases"][0]["expected"][name]
+
+    true_dx = list(expected(doc, "relu-backward", "dx")["data"])
+    out = expected(doc, "relu-forward", "out")
     out["data"] = [float(np.nextafter(v, np.inf)) if v else v for v in out["data"]]
-    doc["parts"]["relu-backward"]["expected"]["dx"]["data"][0] += 0.01  # a real difference
+    expected(doc, "relu-backward", "dx")["data"][0] += 0.01  # a real difference
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     one_ulp = list(out["data"])
     done = run_cli("release", "fx01", cwd=root)
     assert done.returncode == 0, done.stderr
     after = json.loads(path.read_text())
-    assert after["parts"]["relu-forward"]["expected"]["out"]["data"] == one_ulp  # kept
-    assert after["parts"]["relu-backward"]["expected"]["dx"]["data"] == true_dx  # fixed
+    assert expected(after, "relu-forward", "out")["data"] == one_ulp  # kept
+    assert expected(after, "relu-backward", "dx")["data"] == true_dx  # fixed
     assert (root / "exercises/fx01_tiny/visible.json").read_text() == path.read_text()
 
 

@@ -189,7 +189,7 @@ def test_graders_started_together_on_one_course_folder_wait_and_lose_nothing(tmp
     commands = {  # two sets, a forced and a plain re-run, and a review import, at once
         "force": ["grade", "fx01", str(submitted), "--force", "--quiet", *base],
         "rerun": ["grade", "fx01", str(submitted), "--quiet", *base],
-        "fx02": ["grade", "fx02", str(FIXTURES / "submitted_fx02"), "--quiet", *base],
+        "fx03": ["grade", "fx03", str(FIXTURES / "submitted_fx03"), "--quiet", *base],
         "import": ["review", "import", "fx01", str(tmp_path / "more.csv"), *base],
     }
     procs = {}
@@ -212,7 +212,7 @@ def test_graders_started_together_on_one_course_folder_wait_and_lose_nothing(tmp
                      r"review import fx01), started [\d:\- ]+\)", first), first
     assert totals(course) == {"perfect": ("2", "8"), "wrong_gradient": ("1", "4"),
                               "blank": ("0", "0")}
-    assert totals(course, "fx02_square") == {"perfect": ("pending", ""), "blank": ("0", "0")}
+    assert totals(course, "fx03_square") == {"perfect": ("pending", ""), "blank": ("0", "0")}
     assert hand_scores(course)[("perfect", "relu-derivation")] == 2
     assert (course / ".lock").read_text() == ""  # nobody holds it now
 

@@ -14,6 +14,8 @@ from grading_helpers import (
     visible_test_points,
 )
 
+from autograder import assignment as assignments
+
 SETS = sorted(p.name for p in (ROOT / "solutions").glob("ps*") if (p / "checks.py").exists())
 
 
@@ -61,11 +63,17 @@ def test_committed_release_is_in_sync_with_solutions(problem_set):
     a, b = (json.loads((d / "visible.json").read_text()) for d in (fresh, committed))
     assert a["order"] == b["order"]
     for gid in a["order"]:
-        for kind in ("inputs", "expected"):
-            assert (a["parts"][gid][kind] is None) == (b["parts"][gid][kind] is None)
-            for key, arr in (a["parts"][gid][kind] or {}).items():
-                np.testing.assert_allclose(arr["data"], b["parts"][gid][kind][key]["data"],
-                                           rtol=1e-9, atol=1e-12, err_msg=f"{gid} {key}")
+        pa, pb = a["parts"][gid], b["parts"][gid]
+        for key in ("points", "weights", "own_work", "functions", "rtol", "atol"):
+            assert pa[key] == pb[key], (gid, key)
+        assert [c["name"] for c in pa["cases"]] == [c["name"] for c in pb["cases"]], gid
+        for ca, cb in zip(pa["cases"], pb["cases"], strict=True):
+            for kind in ("inputs", "expected"):
+                assert (ca[kind] is None) == (cb[kind] is None)
+                for key, arr in (ca[kind] or {}).items():
+                    np.testing.assert_allclose(arr["data"], cb[kind][key]["data"],
+                                               rtol=1e-9, atol=1e-12,
+                                               err_msg=f"{gid} {ca['name']} {key}")
     assert not (committed / "checks.py").exists()
 
 
@@ -116,3 +124,36 @@ def test_feedback_contains_no_solution_or_check_code(problem_set):
 
 def test_sets_exist():
     assert SETS, "no problem set found in solutions/"
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_notebook_states_the_grading_rules(name):
+    """What the grader applies is said in the notebook: the split of a part's points
+    over its outputs (in its test cell), the shortcuts that score 0 and the dtype (in the
+    introduction), and that only the hidden cases decide."""
+    a = assignments.load(name, ROOT / "solutions")
+    nb = json.loads(notebook_of(ROOT / "solutions" / name).read_text())
+    intro = " ".join("".join(nb["cells"][0]["source"]).split())
+    tests = {c["metadata"]["nbgrader"]["grade_id"]: " ".join("".join(c["source"]).split())
+             for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")}
+    assert "decide the points" in intro and "float32 result fails" in intro
+    assert "apply these rules too" in intro
+    for part in a.parts:
+        if part.weights:
+            assert f"({part.points:g} points:" in tests[part.grade_id], part.grade_id
+        rule = part.own_work or {}
+        if "scipy" in rule.get("forbid", {}):
+            assert "`scipy`" in intro
+        if "eval_numerical_gradient" in rule.get("forbid", {}):
+            assert "numerical gradient" in intro, part.grade_id
+
+
+def test_fixed_secret_cases_are_not_published():
+    """A secret case whose inputs are a fixed table (not drawn from the seed) would be
+    given away by its visible copy: only the drawn ones are published."""
+    from autograder.grading import VISIBLE_SEED, case_inputs
+
+    ps07 = assignments.load("ps07", ROOT / "solutions")
+    published = sorted(case_inputs(ps07, VISIBLE_SEED, visible=True))
+    assert [c for g, c in published if g == "macro-count"] == ["0"]
+    assert [c for g, c in published if g == "kendall-tau"] == ["0", "v1", "v2", "v3"]

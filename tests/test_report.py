@@ -6,8 +6,26 @@ import shutil
 from grading_helpers import FIXTURES, run_cli
 
 PERFECT = FIXTURES / "submitted/perfect/fx01_tiny/fx01_tiny.ipynb"
+OWN = {  # code of copy_a's own, unlike the reference answer (np.maximum, dout * (x > 0))
+    "relu-forward-code": "def relu_forward(x):\n    keep = x.copy()\n"
+                         "    keep[keep < 0] = 0.0\n    return keep, x.copy()",
+    "relu-backward-code": "def relu_backward(dout, cache):\n    grad = dout.copy()\n"
+                          "    grad[cache <= 0] = 0.0\n    return grad",
+    "mean-answer-code": "total = 0\nfor k in range(1, 11):\n    total += k ** 2\n"
+                        "mean_of_squares = total / 10",
+}
 ANSWERS = {  # grade_id of the answer cell -> new source, per student
-    "copy_b": {  # perfect's code with other names and comments: still a copy
+    "copy_a": OWN,
+    "x<script>alert(1)": OWN,  # a third copy, under an id with markup
+    "copy_b": {  # copy_a's code with other names and comments: still a copy
+        "relu-forward-code": "def relu_forward(x):\n    # my own work\n    y = x.copy()\n"
+                             "    y[y < 0] = 0.0\n    return y, x.copy()",
+        "relu-backward-code": "def relu_backward(dout, cache):\n    g = dout.copy()  # saved\n"
+                              "    g[cache <= 0] = 0.0\n    return g",
+        "mean-answer-code": OWN["mean-answer-code"].replace("total", "acc"),
+    },
+    # the reference answer's code with other names: matches the reference, not a copy
+    "like_reference": {
         "relu-forward-code": "def relu_forward(x):\n    # my own work\n"
                              "    return np.maximum(0, x), x",
         "relu-backward-code": "def relu_backward(dout, cache):\n    inp = cache  # saved\n"
@@ -33,7 +51,7 @@ ANSWERS = {  # grade_id of the answer cell -> new source, per student
 
 def make_class(folder):
     nb = json.loads(PERFECT.read_text())
-    for sid in ("copy_a", "x<script>alert(1)"):
+    for sid in ("reference_copy",):  # the solution's code, as given
         (folder / sid / "fx01_tiny").mkdir(parents=True)
         shutil.copy(PERFECT, folder / sid / "fx01_tiny/fx01_tiny.ipynb")
     for sid, answers in ANSWERS.items():
@@ -57,6 +75,9 @@ def test_report_flags_copies_not_independent_work_and_escapes(tmp_path):
     pairs = page.split("Near-identical answers")[1]
     assert "<td>copy_a</td><td>copy_b</td>" in pairs
     assert "distinct_1" not in pairs and "distinct_2" not in pairs
+    # three students whose code is the reference answer's (one renamed): no pair
+    assert "reference_copy" not in pairs and "like_reference" not in pairs
+    assert "(3 pairs)" in page
     assert "blank" not in pairs  # the untouched stub has no answer to compare
     attention = page.split("Needs attention")[1].split("Near-identical")[0]
     assert "<td>blank</td><td>errors</td>" in attention and "distinct_1" not in attention

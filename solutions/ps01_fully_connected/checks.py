@@ -6,9 +6,16 @@ cases use several shapes, batches larger than one and sizes that differ from eac
 (so a transposed product has the wrong shape), both signs for ReLU, extreme values for
 the sigmoid and the softmax, and inputs for which a one-sided difference is measurably
 wrong.
+
+No graded function may use a library that does its job (OWN_WORK: scipy, a deep-learning
+framework, ...); the backward passes and the losses' gradients are derived: no numerical
+gradient, and at most a few calls of a forward pass while they run (finite differences
+make hundreds). Parts with separate outputs give each its share (weights).
 """
 
 import numpy as np
+
+from autograder.ownwork import FINITE_DIFFERENCES, FRAMEWORKS
 
 NOTEBOOK = "ps01_fully_connected.ipynb"
 # Every module of the course library that holds a graded answer; the sandbox does not
@@ -16,6 +23,12 @@ NOTEBOOK = "ps01_fully_connected.ipynb"
 FORBIDDEN_MODULES = ("dlcourse.layers", "dlcourse.gradcheck", "dlcourse.costs",
                      "dlcourse.models", "dlcourse.train", "dlcourse.optim")
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py"]}
+OWN_WORK = {"forbid": FRAMEWORKS}
+
+
+def derived(function, **most_calls):
+    """The rule of a part that asks for the analytic gradient computed by ``function``."""
+    return {"functions": [function], "forbid": FINITE_DIFFERENCES, "calls": most_calls}
 
 
 def _different(rng, k, low, high, avoid=()):
@@ -190,17 +203,22 @@ PARTS = [
     {"grade_id": "affine-forward", "probe": "affine_forward",
      "functions": ["affine_forward"], "inputs": affine_inputs},
     {"grade_id": "affine-backward", "probe": "affine_backward",
-     "functions": ["affine_forward", "affine_backward"], "inputs": affine_backward_inputs},
+     "functions": ["affine_forward", "affine_backward"], "inputs": affine_backward_inputs,
+     "weights": {"dx": 2, "dw": 2, "db": 1},
+     "own_work": derived("affine_backward", affine_forward=2)},
     {"grade_id": "relu-forward", "probe": "relu_forward", "functions": ["relu_forward"],
      "inputs": relu_inputs},
     {"grade_id": "relu-backward", "probe": "relu_backward",
-     "functions": ["relu_forward", "relu_backward"], "inputs": relu_backward_inputs},
+     "functions": ["relu_forward", "relu_backward"], "inputs": relu_backward_inputs,
+     "own_work": derived("relu_backward", relu_forward=2)},
     {"grade_id": "sigmoid-forward", "probe": "sigmoid_forward",
      "functions": ["sigmoid_forward"], "inputs": sigmoid_inputs},
     {"grade_id": "sigmoid-backward", "probe": "sigmoid_backward",
-     "functions": ["sigmoid_forward", "sigmoid_backward"], "inputs": sigmoid_backward_inputs},
+     "functions": ["sigmoid_forward", "sigmoid_backward"], "inputs": sigmoid_backward_inputs,
+     "own_work": derived("sigmoid_backward", sigmoid_forward=2)},
     {"grade_id": "softmax-loss", "probe": "softmax_loss", "functions": ["softmax_loss"],
-     "inputs": softmax_inputs},
+     "inputs": softmax_inputs, "weights": {"loss": 2, "dscores": 3},
+     "own_work": derived("softmax_loss", softmax_loss=0)},
     # Finite differences differ from each other by rounding (about 1e-10 here) and, for a
     # one-sided difference, by h/2 |f''|: the tolerance admits the first, not the second.
     {"grade_id": "numerical-gradient", "probe": "numerical_gradient",
@@ -210,14 +228,18 @@ PARTS = [
      "inputs": rel_error_inputs},
     # Counts are integers: exact.
     {"grade_id": "counting", "probe": "counting", "functions": ["fc_cost"],
-     "inputs": counting_inputs, "rtol": 0.0, "atol": 0.5},
+     "inputs": counting_inputs, "rtol": 0.0, "atol": 0.5,
+     "weights": {"params": 1, "forward": 1, "backward": 1}},
     # The weights alone are asked for; counting the 10^6 biases too (1e-6 more) passes.
     # A single number: its visible case would give the answer away, so it is private.
     {"grade_id": "explosion-bytes", "probe": "explosion_bytes",
      "inputs": lambda rng, case: {}, "cases": 1, "rtol": 1e-5, "atol": 0.0,
      "public_answer": False},
     {"grade_id": "two-layer-loss", "probe": "two_layer_loss",
-     "functions": ["two_layer_loss"], "inputs": two_layer_loss_inputs},
+     "functions": ["two_layer_loss"], "inputs": two_layer_loss_inputs,
+     "weights": {"loss": 2, "dW1": 1, "db1": 1, "dW2": 1, "db2": 1},
+     "own_work": derived("two_layer_loss", affine_forward=4, relu_forward=2,
+                         softmax_loss=2, two_layer_loss=0)},
     # Judged by the test accuracy the grader computes from the returned weights.
     {"grade_id": "two-layer-net", "probe": "two_layer_net",
      "functions": ["train_two_layer_net"], "inputs": two_layer_net_inputs, "cases": 2,

@@ -9,9 +9,17 @@ input exactly (so the floor in the output size matters). The size cases always c
 quadruple with a remainder and a padding, so ceiling rounding or a single padding fails;
 the true-convolution cases use kernels that are symmetric under neither flip, so a
 cross-correlation, or a flip along one axis only, fails.
+
+The visible cases (visible.json) are case 0 and one case of each secret configuration
+drawn from the public seed, so padding 0 and every stride are visible too. No graded
+function may use a library's convolution or window view (OWN_WORK); the backward pass is
+derived (no numerical gradient, at most 4 calls of a forward pass while it runs), and
+convolve2d_true does not call the layer of part 2, as the notebook says.
 """
 
 import numpy as np
+
+from autograder.ownwork import CONVOLUTION, FINITE_DIFFERENCES, FRAMEWORKS, merge
 
 NOTEBOOK = "ps02_convolution.ipynb"
 # Every module of the course library that holds a graded answer of this set or a later
@@ -31,6 +39,13 @@ FORBIDDEN_MODULES = ("dlcourse.layers.conv", "dlcourse.layers.pool", "dlcourse.c
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradcheck.py",
                               "layers/__init__.py",
                               "layers/fc.py", "layers/activations.py", "layers/losses.py"]}
+# What no graded function (nor any function of the notebook it calls) may use.
+OWN_WORK = {"forbid": merge(FRAMEWORKS, CONVOLUTION)}
+# The forward passes of the notebook: a backward pass that runs them more often than this
+# is estimating its gradient by finite differences.
+FORWARDS = {"conv_forward_naive": 4, "conv_forward_im2col": 4}
+_NOT_YOUR_LAYER = ("this part asks for the flipped convolution written out with loops or "
+                   "slices, not a call of your layer of part 2")
 
 # (stride, pad) of the secret convolution cases 1, 2, 3, 4.
 STRIDE_PAD = [(1, 0), (2, 1), (3, 2), (1, 2)]
@@ -177,21 +192,27 @@ PARTS = [
      "functions": ["conv_output_size"], "inputs": output_size_inputs,
      "rtol": 0.0, "atol": 0.0},
     {"grade_id": "tf-output-size", "probe": "tf_output_size", "functions": ["tf_output_size"],
-     "inputs": tf_output_size_inputs, "rtol": 0.0, "atol": 0.0},
+     "inputs": tf_output_size_inputs, "rtol": 0.0, "atol": 0.0,
+     "weights": {"same": 1, "valid": 1}},
     {"grade_id": "conv-forward", "probe": "conv_forward", "functions": ["conv_forward_naive"],
      "inputs": conv_inputs, "cases": 4},
     {"grade_id": "conv-backward", "probe": "conv_backward",
      "functions": ["conv_forward_naive", "conv_backward_naive"],
-     "inputs": conv_backward_inputs, "cases": 4},
+     "inputs": conv_backward_inputs, "cases": 4,
+     "weights": {"dx": 4, "dw": 4, "db": 2},
+     "own_work": {"functions": ["conv_backward_naive"], "forbid": FINITE_DIFFERENCES,
+                  "calls": FORWARDS}},
     {"grade_id": "im2col", "probe": "im2col", "functions": ["im2col"],
      "inputs": im2col_inputs, "cases": 4},
     # Counts are integers below 2^53, exact in float64: compared exactly.
     {"grade_id": "conv-counting", "probe": "conv_counting",
      "functions": ["conv_params", "conv_macs"], "inputs": counting_inputs,
-     "rtol": 0.0, "atol": 0.0},
+     "rtol": 0.0, "atol": 0.0, "weights": {"params": 2, "macs": 2}},
     {"grade_id": "receptive-field", "probe": "receptive_field",
      "functions": ["receptive_field"], "inputs": receptive_field_inputs,
      "rtol": 0.0, "atol": 0.0},
     {"grade_id": "convolve2d-true", "probe": "convolve2d_true",
-     "functions": ["convolve2d_true"], "inputs": convolve_inputs},
+     "functions": ["convolve2d_true"], "inputs": convolve_inputs,
+     "own_work": {"forbid": {"conv_forward_naive": _NOT_YOUR_LAYER,
+                             "conv_forward_im2col": _NOT_YOUR_LAYER}}},
 ]

@@ -8,9 +8,16 @@ settings: 2x2 stride 1 (overlapping windows, so gradients must add up), 3x3 stri
 stride 3 (a window taller than wide, with gaps between windows) and 3x3 stride 3. Max
 pooling's inputs are small integers in some cases, so that windows have tied maxima: the
 gradient goes to the first maximum in row-major order, as the notebook states.
+
+No graded function may use a library's pooling or window view (OWN_WORK); the backward
+passes and cnn_loss's gradients are derived: no numerical gradient, and at most a few
+calls of a forward pass while they run. cnn_loss and global-avg-pool give each output
+its share (weights).
 """
 
 import numpy as np
+
+from autograder.ownwork import FINITE_DIFFERENCES, FRAMEWORKS, WINDOW_VIEWS, merge
 
 NOTEBOOK = "ps03_pooling.ipynb"
 # Every module of the course library that holds a graded answer; the sandbox does not
@@ -29,6 +36,12 @@ LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradchec
                               "layers/__init__.py",
                               "layers/fc.py", "layers/activations.py", "layers/losses.py",
                               "layers/conv.py"]}
+OWN_WORK = {"forbid": merge(FRAMEWORKS, WINDOW_VIEWS)}
+
+
+def derived(*functions, **most_calls):
+    """The rule of a part that asks for the analytic gradient computed by ``functions``."""
+    return {"functions": list(functions), "forbid": FINITE_DIFFERENCES, "calls": most_calls}
 
 # (pool_height, pool_width, stride) of the secret cases, in turn.
 SETTINGS = [(2, 2, 1), (3, 3, 2), (2, 3, 3), (3, 3, 3)]
@@ -130,17 +143,25 @@ PARTS = [
      "functions": ["max_pool_forward_naive"], "inputs": max_pool_inputs, "cases": 4},
     {"grade_id": "max-pool-backward", "probe": "max_pool_backward",
      "functions": ["max_pool_forward_naive", "max_pool_backward_naive"],
-     "inputs": max_pool_backward_inputs, "cases": 4},
+     "inputs": max_pool_backward_inputs, "cases": 4,
+     "own_work": derived("max_pool_backward_naive", max_pool_forward_naive=2)},
     {"grade_id": "avg-pool-forward", "probe": "avg_pool_forward",
      "functions": ["avg_pool_forward_naive"], "inputs": avg_pool_inputs, "cases": 4},
     {"grade_id": "avg-pool-backward", "probe": "avg_pool_backward",
      "functions": ["avg_pool_forward_naive", "avg_pool_backward_naive"],
-     "inputs": avg_pool_backward_inputs, "cases": 4},
+     "inputs": avg_pool_backward_inputs, "cases": 4,
+     "own_work": derived("avg_pool_backward_naive", avg_pool_forward_naive=2)},
     {"grade_id": "global-avg-pool", "probe": "global_avg_pool",
      "functions": ["global_avg_pool_forward", "global_avg_pool_backward"],
-     "inputs": global_avg_pool_inputs},
+     "inputs": global_avg_pool_inputs, "weights": {"out": 1, "dx": 2},
+     "own_work": derived("global_avg_pool_forward", "global_avg_pool_backward",
+                         global_avg_pool_forward=2)},
     {"grade_id": "cnn-loss", "probe": "cnn_loss", "functions": ["cnn_loss"],
-     "inputs": cnn_loss_inputs},
+     "inputs": cnn_loss_inputs,
+     "weights": {"loss": 2, "dW1": 2, "db1": 2, "dW2": 2, "db2": 2},
+     "own_work": derived("cnn_loss", conv_forward_im2col=2, conv_forward_naive=2,
+                         relu_forward=2, max_pool_forward_naive=2, affine_forward=2,
+                         softmax_loss=2, cnn_loss=0)},
     # Judged by the test accuracy the grader computes from the returned weights.
     {"grade_id": "cnn-train", "probe": "cnn_train", "functions": ["train_cnn"],
      "inputs": cnn_train_inputs, "cases": 2, "scorer": "score_cnn"},

@@ -11,9 +11,15 @@ values 1e-5, 1e-2 and 0.5 in turn (0.5 tells eps inside the square root from eps
 it, and a forgotten eps). The running variance must use the variance divided by N: an
 N - 1 version fails every case. The small-batch cases use a row count that is not a
 multiple of the batch size, and batch sizes 1, 2, 3 and 7 (1: the variance is 0).
+
+No graded function may use a library that does its job (OWN_WORK); the backward passes
+are derived: no numerical gradient, and at most two calls of a forward pass while they
+run. Every part's outputs are separable and each gets its share (weights).
 """
 
 import numpy as np
+
+from autograder.ownwork import FINITE_DIFFERENCES, FRAMEWORKS
 
 NOTEBOOK = "ps04_batch_norm.ipynb"
 # Every module of the course library that holds a graded answer; the sandbox does not
@@ -133,19 +139,35 @@ def small_batch_inputs(rng, case):
     return {"x": x, "batch_size": np.int64(size), "eps": np.float64(_eps(case))}
 
 
+OWN_WORK = {"forbid": FRAMEWORKS}
+
+
+def derived(function, **most_calls):
+    """The rule of a part that asks for the analytic gradient computed by ``function``."""
+    return {"functions": [function], "forbid": FINITE_DIFFERENCES, "calls": most_calls}
+
+
 PARTS = [
     {"grade_id": "bn-forward-train", "probe": "bn_forward_train",
-     "functions": ["batchnorm_forward"], "inputs": bn_forward_train_inputs},
+     "functions": ["batchnorm_forward"], "inputs": bn_forward_train_inputs,
+     "weights": {"out": 3, "running_mean": 2, "running_var": 2}},
     {"grade_id": "bn-forward-test", "probe": "bn_forward_test",
-     "functions": ["batchnorm_forward"], "inputs": bn_forward_test_inputs},
+     "functions": ["batchnorm_forward"], "inputs": bn_forward_test_inputs,
+     "weights": {"out": 2, "running_mean": 1, "running_var": 1}},
     {"grade_id": "bn-backward", "probe": "bn_backward",
-     "functions": ["batchnorm_forward", "batchnorm_backward"], "inputs": bn_backward_inputs},
+     "functions": ["batchnorm_forward", "batchnorm_backward"], "inputs": bn_backward_inputs,
+     "weights": {"dx": 5, "dgamma": 2, "dbeta": 2},
+     "own_work": derived("batchnorm_backward", batchnorm_forward=2)},
     {"grade_id": "spatial-bn-forward", "probe": "spatial_bn_forward",
-     "functions": ["spatial_batchnorm_forward"], "inputs": spatial_bn_forward_inputs},
+     "functions": ["spatial_batchnorm_forward"], "inputs": spatial_bn_forward_inputs,
+     "weights": {"out": 2, "running_mean": 1, "running_var": 1, "out_test": 2}},
     {"grade_id": "spatial-bn-backward", "probe": "spatial_bn_backward",
      "functions": ["spatial_batchnorm_forward", "spatial_batchnorm_backward"],
-     "inputs": spatial_bn_backward_inputs},
+     "inputs": spatial_bn_backward_inputs, "weights": {"dx": 4, "dgamma": 1, "dbeta": 1},
+     "own_work": derived("spatial_batchnorm_backward", spatial_batchnorm_forward=2,
+                         batchnorm_forward=2)},
     {"grade_id": "small-batch", "probe": "small_batch",
      "functions": ["batch_statistics", "normalization_mismatch"],
-     "inputs": small_batch_inputs, "cases": 4},
+     "inputs": small_batch_inputs, "cases": 4,
+     "weights": {"means": 2, "variances": 2, "mismatch": 4}},
 ]

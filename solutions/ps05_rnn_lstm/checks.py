@@ -12,9 +12,17 @@ clipping cases have global norms above and below the threshold. The parameter co
 exact and include the sources' LSTM of 150 units on 100 inputs (150,600 parameters). The
 vanishing-gradient cases use W_h = rho * (random orthogonal) with rho between 0.5 and
 1.2, so the norms shrink or grow over 8 to 15 steps but stay far above the tolerance.
+
+No graded function may use a library that does its job (OWN_WORK); the backward passes
+are derived: no numerical gradient, and at most two calls of a forward pass while they
+run (a sequence's forward pass runs the step T times: up to 40 step calls are allowed
+where the sequence's forward pass is). The backward passes give each gradient its share
+(weights).
 """
 
 import numpy as np
+
+from autograder.ownwork import FINITE_DIFFERENCES, FRAMEWORKS
 
 NOTEBOOK = "ps05_rnn_lstm.ipynb"
 # Every module of the course library that holds a graded answer; the sandbox does not
@@ -146,25 +154,41 @@ def vanishing_inputs(rng, case):
             "b": rng.normal(scale=0.2, size=h), "dh_last": rng.normal(size=(n, h))}
 
 
+OWN_WORK = {"forbid": FRAMEWORKS}
+
+
+def derived(function, **most_calls):
+    """The rule of a part that asks for the analytic gradient computed by ``function``."""
+    return {"functions": [function], "forbid": FINITE_DIFFERENCES, "calls": most_calls}
+
+
 PARTS = [
     {"grade_id": "rnn-step-forward", "probe": "rnn_step_forward",
      "functions": ["rnn_step_forward"], "inputs": rnn_step_inputs},
     {"grade_id": "rnn-step-backward", "probe": "rnn_step_backward",
      "functions": ["rnn_step_forward", "rnn_step_backward"],
-     "inputs": rnn_step_backward_inputs},
+     "inputs": rnn_step_backward_inputs,
+     "weights": {"dx": 1, "dprev_h": 1, "dWx": 1, "dWh": 1, "db": 1},
+     "own_work": derived("rnn_step_backward", rnn_step_forward=2)},
     {"grade_id": "rnn-forward", "probe": "rnn_forward", "functions": ["rnn_forward"],
      "inputs": rnn_sequence_inputs},
     {"grade_id": "rnn-backward", "probe": "rnn_backward",
-     "functions": ["rnn_forward", "rnn_backward"], "inputs": rnn_backward_inputs},
+     "functions": ["rnn_forward", "rnn_backward"], "inputs": rnn_backward_inputs,
+     "weights": {"dx": 2, "dh0": 2, "dWx": 1, "dWh": 1, "db": 1},
+     "own_work": derived("rnn_backward", rnn_forward=2, rnn_step_forward=40)},
     {"grade_id": "grad-clip", "probe": "grad_clip", "functions": ["clip_by_global_norm"],
      "inputs": grad_clip_inputs},
     {"grade_id": "gru-step-forward", "probe": "gru_step_forward",
      "functions": ["gru_step_forward"], "inputs": gru_inputs},
     {"grade_id": "gru-step-backward", "probe": "gru_step_backward",
-     "functions": ["gru_step_forward", "gru_step_backward"], "inputs": gru_backward_inputs},
+     "functions": ["gru_step_forward", "gru_step_backward"], "inputs": gru_backward_inputs,
+     "weights": {"dx": 1, "dprev_h": 1, "dWx": 2, "dWh": 2, "db": 1},
+     "own_work": derived("gru_step_backward", gru_step_forward=2)},
     {"grade_id": "param-count", "probe": "param_count",
      "functions": ["rnn_param_count", "lstm_param_count", "gru_param_count"],
      "inputs": param_count_inputs, "rtol": 0.0, "atol": 0.0},
     {"grade_id": "vanishing-gradient", "probe": "vanishing_gradient",
-     "functions": ["gradient_norms_through_time"], "inputs": vanishing_inputs, "cases": 4},
+     "functions": ["gradient_norms_through_time"], "inputs": vanishing_inputs, "cases": 4,
+     "own_work": derived("gradient_norms_through_time", rnn_forward=2,
+                         rnn_step_forward=40)},
 ]

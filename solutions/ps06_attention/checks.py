@@ -4,12 +4,20 @@ Input generators ``inputs(rng, case)``: case 0 is the small visible case (its in
 the reference outputs are published in visible.json); cases 1..n are secret. Batch size,
 query and key lengths and widths differ from each other (so a swapped axis fails on
 shapes); N > 1. Masks are random with about a third of the entries hidden, every query
-keeping at least one key; some cases run without a mask (None), one with a causal mask.
-The multi-head cases use 2, 3 and 4 heads and d_k != d_v where the API allows it. The
-positional-encoding cases include odd widths.
+keeping at least one key; some cases run without a mask (None), some with a causal mask,
+and each attention part has a case with a 2-D (T_q, T_k) mask, broadcast over the batch
+(and the heads), as the docstrings allow. The multi-head cases use 2, 3 and 4 heads and
+d_k != d_v where the API allows it. The positional-encoding cases include odd widths.
+
+The visible cases include every one of these configurations (no mask, 2-D masks). No
+graded function may use a library that does its job (OWN_WORK: scipy.special.softmax, a
+deep-learning framework, ...); attention_backward is derived: no numerical gradient, and
+at most two calls of attention_forward while it runs; dq, dk and dv earn 3 points each.
 """
 
 import numpy as np
+
+from autograder.ownwork import FINITE_DIFFERENCES, FRAMEWORKS
 
 NOTEBOOK = "ps06_attention.ipynb"
 # Every module of the course library that holds a graded answer; the sandbox does not
@@ -23,6 +31,7 @@ FORBIDDEN_MODULES = ("dlcourse.layers.attention", "dlcourse.models", "dlcourse.t
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradcheck.py",
                               "layers/__init__.py", "layers/fc.py", "layers/activations.py",
                               "layers/losses.py", "layers/norm.py"]}
+OWN_WORK = {"forbid": FRAMEWORKS}
 
 
 def _different(rng, k, low, high):
@@ -45,9 +54,12 @@ def attention_inputs(rng, case):
         n, t_q, t_k = _different(rng, 3, 2, 8)
         d_k, d_v = _different(rng, 2, 3, 9)
     use_mask = case != 2
-    return {"q": rng.normal(size=(n, t_q, d_k)), "k": rng.normal(size=(n, t_k, d_k)),
-            "v": rng.normal(size=(n, t_k, d_v)), "mask": _mask(rng, n, t_q, t_k),
-            "use_mask": np.array(use_mask)}
+    q, k, v = (rng.normal(size=(n, t_q, d_k)), rng.normal(size=(n, t_k, d_k)),
+               rng.normal(size=(n, t_k, d_v)))
+    mask = _mask(rng, n, t_q, t_k)
+    if case == 3:  # one (T_q, T_k) mask for the whole batch
+        mask = mask[0]
+    return {"q": q, "k": k, "v": v, "mask": mask, "use_mask": np.array(use_mask)}
 
 
 def attention_backward_inputs(rng, case):
@@ -79,8 +91,11 @@ def multi_head_inputs(rng, case):
         n, t_q, t_k = _different(rng, 3, 2, 7)
         heads, width = HEADS[(case - 1) % 3], int(rng.integers(2, 5))
     d = heads * width
-    return {"x_q": rng.normal(size=(n, t_q, d)), "x_kv": rng.normal(size=(n, t_k, d)),
-            "mask": _mask(rng, n, t_q, t_k), "use_mask": np.array(case != 3),
+    x_q, x_kv = rng.normal(size=(n, t_q, d)), rng.normal(size=(n, t_k, d))
+    mask = _mask(rng, n, t_q, t_k)
+    if case == 2:  # one (T_q, T_k) mask for the whole batch and every head
+        mask = mask[0]
+    return {"x_q": x_q, "x_kv": x_kv, "mask": mask, "use_mask": np.array(case != 3),
             "n_heads": np.array(heads), **_weights(rng, d)}
 
 
@@ -98,9 +113,12 @@ def block_inputs(rng, case):
         heads, width = HEADS[(case - 1) % 3], int(rng.integers(2, 4))
         d_ff = int(rng.integers(5, 13))
     d = heads * width
-    return {"x": rng.normal(size=(n, t, d)), "mask": _mask(rng, n, t, t, causal=case != 2),
-            "use_mask": np.array(case != 2), "n_heads": np.array(heads),
-            **_weights(rng, d, d_ff)}
+    x = rng.normal(size=(n, t, d))
+    mask = _mask(rng, n, t, t, causal=case != 2)
+    if case == 3:  # the causal mask as one (T, T) array
+        mask = mask[0]
+    return {"x": x, "mask": mask, "use_mask": np.array(case != 2),
+            "n_heads": np.array(heads), **_weights(rng, d, d_ff)}
 
 
 PARTS = [
@@ -108,7 +126,9 @@ PARTS = [
      "functions": ["attention_forward"], "inputs": attention_inputs},
     {"grade_id": "attention-backward", "probe": "attention_backward",
      "functions": ["attention_forward", "attention_backward"],
-     "inputs": attention_backward_inputs},
+     "inputs": attention_backward_inputs, "weights": {"dq": 3, "dk": 3, "dv": 3},
+     "own_work": {"functions": ["attention_backward"], "forbid": FINITE_DIFFERENCES,
+                  "calls": {"attention_forward": 2}}},
     {"grade_id": "multi-head-forward", "probe": "multi_head_forward",
      "functions": ["multi_head_attention_forward"], "inputs": multi_head_inputs},
     {"grade_id": "positional-encoding", "probe": "positional_encoding",

@@ -5,13 +5,21 @@ Case 0 is the small visible case; cases 1..n are secret. Counts include ENAS's s
 The REINFORCE cases draw logits, actions and rewards at random (rewards near 0.9, as
 accuracies are, so a forgotten baseline shows), with several L, K and S. Kendall cases
 contain ties in one list, in the other and in both.
+
+No graded function may use a library that does its job (OWN_WORK: scipy.stats.kendalltau,
+scipy.special.softmax, ...); the REINFORCE gradient is the estimator, not a numerical
+gradient. controller_run and ranking_quality give each output its share (weights). The
+counts' secret cases are fixed tables, so only case 0 of them is published.
 """
 
 import numpy as np
 
+from autograder.ownwork import FINITE_DIFFERENCES, FRAMEWORKS
+
 NOTEBOOK = "ps07_nas.ipynb"
 FORBIDDEN_MODULES = ("dlcourse.nas", "dlcourse.models", "dlcourse.train", "dlcourse.optim")
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "gradcheck.py"]}
+OWN_WORK = {"forbid": FRAMEWORKS}
 
 
 def macro_inputs(rng, case):
@@ -66,11 +74,14 @@ PARTS = [
     {"grade_id": "micro-count", "probe": "micro_count", "functions": ["micro_cell_count"],
      "inputs": micro_inputs, "rtol": 0.0, "atol": 0.0},
     {"grade_id": "reinforce-gradient", "probe": "reinforce_gradient",
-     "functions": ["reinforce_gradient"], "inputs": reinforce_inputs},
+     "functions": ["reinforce_gradient"], "inputs": reinforce_inputs,
+     "own_work": {"forbid": FINITE_DIFFERENCES}},
     {"grade_id": "controller-run", "probe": "controller_run",
-     "functions": ["controller_run"], "inputs": run_inputs},
+     "functions": ["controller_run"], "inputs": run_inputs,
+     "weights": {"theta": 5, "advantages": 4, "theta_left_unchanged": 1}},
     {"grade_id": "kendall-tau", "probe": "kendall_tau", "functions": ["kendall_tau"],
      "inputs": kendall_inputs},
     {"grade_id": "ranking-quality", "probe": "ranking_quality",
-     "functions": ["ranking_quality", "kendall_tau"], "inputs": ranking_inputs},
+     "functions": ["ranking_quality", "kendall_tau"], "inputs": ranking_inputs,
+     "weights": {"tau_all": 1, "tau_top": 2, "rank": 1}},
 ]
