@@ -212,9 +212,24 @@ def log(event, **fields):
 
 
 def short_error(exc):
-    """The last line of a traceback, e.g. "ValueError: shapes (2,3) and (2,3) not aligned"."""
+    """The last line of a traceback, and the notebook function it was raised in, e.g.
+    "ValueError: matmul: Input operand 1 has a mismatch ... (in affine_forward)": NumPy's
+    messages name no function, so a shape error deep in a given helper would otherwise
+    read as if it came from nowhere."""
     lines = traceback.format_exception_only(type(exc), exc)
-    return lines[-1].strip()[:500]
+    where = notebook_function(exc)
+    return lines[-1].strip()[:500] + (f" (in {where})" if where else "")
+
+
+def notebook_function(exc):
+    """Name of the innermost notebook function (defined in a cell) the exception passed
+    through, or "" (raised at a cell's top level, or only in library code)."""
+    name = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        in_cell = frame.filename.startswith(("<ipython-input-", "<cell "))
+        if in_cell and frame.name != "<module>":
+            name = frame.name
+    return name
 
 
 def strip_magics(source):

@@ -70,7 +70,8 @@ def measure(root, tmp, label):
                     listing.write_text(json.dumps(listed))
                     times.append(timed([sys.executable, "-c", RUN_CELLS, str(listing)],
                                        work, env)[0])
-                wall, done = timed([sys.executable, "-c", VALIDATE, path.name], work, env)
+                wall, done = timed([sys.executable, "-c", VALIDATE, "validate", path.name], work,
+                                   env)
                 print(f"{label:7} {a.name:22} {which:8} {times[0]:6.2f}s {times[1]:7.2f}s "
                       f"{wall:8.2f}s {wall - times[1]:+8.2f}s"
                       f"{'' if done.returncode in (0, 1) else '  (validate failed)'}",

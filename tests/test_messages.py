@@ -102,3 +102,25 @@ def test_source_rules_read_cells_as_ipython_runs_them():
     assert problems["mean"] == ('mean is replaced by an assignment in cell [9] (under '
                                 '"Part 2") after its `def`; the grader needs your own '
                                 'definition')
+
+
+def test_an_error_deep_in_a_helper_names_the_notebook_function():
+    """NumPy's shape errors name no function: the message says which notebook function
+    raised it (a given helper such as ps06's affine_forward fed a 3-D input)."""
+    from autograder.runner import short_error
+
+    namespace = {}
+    exec(compile("import numpy as np\n"
+                 "def affine_forward(x, w, b):\n    return x @ w + b\n"
+                 "def attention(x, w):\n    return affine_forward(x, w, 0.0)\n",
+                 "<cell 7>", "exec"), namespace)
+    try:
+        namespace["attention"](np.ones((2, 3)), np.ones((2, 3)))
+    except ValueError as exc:
+        message = short_error(exc)
+    assert message.startswith("ValueError: matmul") and message.endswith(
+        "(in affine_forward)"), message
+    try:
+        exec(compile("1 / 0", "<cell 8>", "exec"), {})
+    except ZeroDivisionError as exc:  # raised at a cell's top level: no function named
+        assert short_error(exc) == "ZeroDivisionError: division by zero"
