@@ -70,7 +70,7 @@ def _strip_inline(md):
     """Remove LaTeX, roles, comments, labels and Markdown markup from prose."""
     md = re.sub(r"<!--.*?-->", " ", md, flags=re.S)
     md = re.sub(r"\$\$.*?\$\$(\s*\([\w-]+\))?", " ", md, flags=re.S)  # display maths, label
-    md = re.sub(r"(?<!\\)\$[^$\n]+\$", " ", md)  # inline maths
+    md = re.sub(r"(?<!\\)\$(?:[^$\n]|\n(?!\s*\n))+\$", " ", md)  # inline, may wrap a line
     md = re.sub(r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", " ", md, flags=re.S)
     md = re.sub(r"\{([\w:-]+)\}`([^`]*)`",
                 lambda m: m.group(2) if m.group(1) in _KEEP_ROLES else " ", md)
