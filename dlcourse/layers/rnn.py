@@ -337,38 +337,48 @@ def gru_step_forward(x, prev_h, Wx, Wh, b):
         next_h (N, H), cache for gru_step_backward.
     """
     _check_step(x, {"prev_h": prev_h}, Wx, Wh, b, gates=3)
-    next_h, gates = _gru_cell(x @ Wx + b, prev_h, Wh)
+    next_h, gates = _gru_cell(x @ Wx + b, prev_h, *_gru_blocks(Wh))
     return next_h, (x, prev_h, Wx, Wh, gates)
 
 
-def _gru_cell(ax, prev_h, Wh):
+def _gru_blocks(Wh):
+    """Wh (H, 3H) as contiguous copies of its gate blocks [r | z] (H, 2H) and n (H, H).
+
+    A column slice of Wh is a strided view; BLAS would copy it at every step, so the
+    sequence functions copy once, before the loop.
+    """
+    H = Wh.shape[0]
+    return np.ascontiguousarray(Wh[:, : 2 * H]), np.ascontiguousarray(Wh[:, 2 * H :])
+
+
+def _gru_cell(ax, prev_h, Wh_rz, Wh_n):
     """The GRU's update from the input's share ax = x Wx + b (N, 3H) of the blocks.
 
-    Returns next_h (N, H) and (r, z, n, prev_h, r * prev_h).
+    Wh_rz (H, 2H), Wh_n (H, H) are the blocks of Wh. Returns next_h (N, H) and
+    (r, z, n, prev_h, r * prev_h).
     """
     H = prev_h.shape[1]
-    rz = _sigmoid(ax[:, : 2 * H] + prev_h @ Wh[:, : 2 * H])  # (N, 2H)
+    rz = _sigmoid(ax[:, : 2 * H] + prev_h @ Wh_rz)  # (N, 2H)
     r, z = rz[:, :H], rz[:, H:]
     rh = r * prev_h  # (N, H) the reset state the candidate reads
-    n = np.tanh(ax[:, 2 * H :] + rh @ Wh[:, 2 * H :])  # (N, H)
+    n = np.tanh(ax[:, 2 * H :] + rh @ Wh_n)  # (N, H)
     return (1.0 - z) * n + z * prev_h, (r, z, n, prev_h, rh)
 
 
-def _gru_cell_backward(dnext_h, gates, Wh):
+def _gru_cell_backward(dnext_h, gates, Wh_rz, Wh_n):
     """Backward of _gru_cell: da (N, 3H) at the pre-activations and dprev_h (N, H).
 
     prev_h reaches next_h along four paths (kept by z, through r, through z, through
     r * prev_h in the candidate); their gradients add up.
     """
     r, z, n, prev_h, _ = gates
-    H = prev_h.shape[1]
     dan = dnext_h * (1.0 - z) * (1.0 - n**2)  # (N, H) at the tanh's argument
-    drh = dan @ Wh[:, 2 * H :].T  # at r * prev_h
+    drh = dan @ Wh_n.T  # at r * prev_h
     dar = drh * prev_h * r * (1.0 - r)
     daz = dnext_h * (prev_h - n) * z * (1.0 - z)
-    da = np.concatenate([dar, daz, dan], axis=1)  # (N, 3H)
-    dprev_h = dnext_h * z + drh * r + da[:, : 2 * H] @ Wh[:, : 2 * H].T
-    return da, dprev_h
+    da_rz = np.concatenate([dar, daz], axis=1)  # (N, 2H)
+    dprev_h = dnext_h * z + drh * r + da_rz @ Wh_rz.T
+    return np.concatenate([da_rz, dan], axis=1), dprev_h  # da (N, 3H)
 
 
 def gru_step_backward(dnext_h, cache):
@@ -383,7 +393,7 @@ def gru_step_backward(dnext_h, cache):
     """
     x, prev_h, Wx, Wh, gates = cache
     _check("dnext_h", dnext_h, prev_h.shape)
-    da, dprev_h = _gru_cell_backward(dnext_h, gates, Wh)
+    da, dprev_h = _gru_cell_backward(dnext_h, gates, *_gru_blocks(Wh))
     rh, H = gates[4], prev_h.shape[1]
     # the candidate's block of Wh multiplies r * prev_h, not prev_h
     dWh = np.concatenate([prev_h.T @ da[:, : 2 * H], rh.T @ da[:, 2 * H :]], axis=1)
@@ -409,8 +419,9 @@ def gru_forward(x, h0, Wx, Wh, b):
     ax = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + b  # (N, T, 3H)
     hs = np.empty((N, T, H))
     gates = []
+    blocks = _gru_blocks(Wh)
     for t in range(T):
-        hs[:, t], step_gates = _gru_cell(ax[:, t], hs[:, t - 1] if t else h0, Wh)
+        hs[:, t], step_gates = _gru_cell(ax[:, t], hs[:, t - 1] if t else h0, *blocks)
         gates.append(step_gates)
     return hs, (x, h0, hs, Wx, Wh, gates)
 
@@ -431,8 +442,9 @@ def gru_backward(dh, cache):
     H = h0.shape[1]
     da = np.empty((N, T, 3 * H))
     dprev_h = np.zeros((N, H))
+    blocks = _gru_blocks(Wh)
     for t in reversed(range(T)):
-        da[:, t], dprev_h = _gru_cell_backward(dh[:, t] + dprev_h, gates[t], Wh)
+        da[:, t], dprev_h = _gru_cell_backward(dh[:, t] + dprev_h, gates[t], *blocks)
     # Shared weights: one product per block sums the gradients over t.
     da_flat = da.reshape(N * T, 3 * H)
     h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1).reshape(N * T, H)
