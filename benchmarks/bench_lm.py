@@ -10,7 +10,7 @@ Side by side in one run (threadpoolctl pins BLAS to one thread):
   forward and its two gradients. matmul time / our time is the fraction of matrix-product
   throughput reached; the rest is the gates, the softmax, the embedding and Adam.
 * the same for the RNN and the GRU at the LSTM's parameter count, in characters/second,
-  and the committed experiment's perplexity reached per minute of CPU (experiments/
+  and the committed experiment's perplexity gained per minute of training (experiments/
   results/char_lm.json; run experiments/char_lm.py to refresh it).
 """
 
@@ -88,7 +88,7 @@ def experiment_table():
         gain = (b["bigram"]["val"] - c["val_ppl_mean"]) / (c["seconds_mean"] / 60)
         print(f"  {cell:>4} H={c['hidden']:3d} {c['params']} params: val "
               f"{c['val_ppl_mean']:.2f} +- {c['val_ppl_std']:.2f} in {c['seconds_mean']:.0f} s"
-              f" -> {gain:.2f} perplexity below bigram per CPU minute")
+              f" -> {gain:.2f} perplexity below bigram per training minute (wall clock)")
 
 
 def main():

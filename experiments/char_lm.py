@@ -11,7 +11,7 @@ compare the cells at equal time: a GRU or RNN step is cheaper than an LSTM step 
 parameter count. Baselines: unigram and bigram models with add-one smoothing, counted
 on the same training text and scored on the same validation and test text.
 
-Full run (about 8 minutes on one core):   python experiments/char_lm.py
+Full run (about 6 minutes of CPU on one core):   python experiments/char_lm.py
 Tiny run for CI (seconds):                python experiments/char_lm.py --tiny --out x.json
 
 The chapter loads the committed result, experiments/results/char_lm.json. Perplexities

@@ -350,3 +350,13 @@ def test_char_lm_experiment_tiny_run_writes_a_complete_result(tmp_path):
         assert run["step"][-1] == cfg["steps"]
         assert run["final_val_ppl"] == run["val_ppl"][-1]
         assert np.isfinite(run["test_ppl"]) and run["seconds"][-1] > 0
+
+
+def test_committed_result_is_the_full_run_and_every_model_beats_the_bigram():
+    result = json.loads((ROOT / "experiments" / "results" / "char_lm.json").read_text())
+    assert result["config"]["steps"] >= 1000 and len(result["config"]["seeds"]) >= 3
+    bigram = result["baselines"]["bigram"]["val"]
+    for cell in CELLS:
+        assert result["summary"][cell]["val_ppl_max"] < bigram
+    counts = [result["summary"][c]["params"] for c in CELLS]
+    assert max(counts) <= 1.05 * min(counts)
