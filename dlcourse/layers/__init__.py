@@ -27,7 +27,9 @@ _WHERE = {
              "global_avg_pool_forward", "global_avg_pool_backward"],
     "rnn": ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
             "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
-            "clip_by_global_norm"],
+            "lstm_last_cell", "gru_step_forward", "gru_step_backward", "gru_forward",
+            "gru_backward", "clip_by_global_norm"],
+    "embedding": ["embedding_forward", "embedding_backward"],
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)

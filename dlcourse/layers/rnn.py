@@ -7,7 +7,10 @@ is applied at every step:
 * simple RNN:  h_t = tanh(x_t Wx + h_{t-1} Wh + b), Wx (D, H), Wh (H, H), b (H,);
 * LSTM:        a = x_t Wx + h_{t-1} Wh + b with Wx (D, 4H), Wh (H, 4H), b (4H,), split into
   four blocks of H in the order i, f, o, g (input, forget, output gate, candidate);
-  c_t = f * c_{t-1} + i * g, h_t = o * tanh(c_t), with sigmoid gates and g = tanh(.).
+  c_t = f * c_{t-1} + i * g, h_t = o * tanh(c_t), with sigmoid gates and g = tanh(.);
+* GRU:         Wx (D, 3H), Wh (H, 3H), b (3H,) in blocks r, z, n (reset, update,
+  candidate), the reset gate applied before the recurrent product (problem set 5's
+  convention); h_t = (1 - z) * n + z * h_{t-1}.
 
 Each layer comes in two levels, CS231n-style: ``*_step_forward/backward`` for one step and
 ``*_forward/backward`` over the whole sequence (back-propagation through time). Because the
@@ -232,8 +235,8 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
             x.T @ da, prev_h.T @ da, da.sum(axis=0))
 
 
-def lstm_forward(x, h0, Wx, Wh, b):
-    """An LSTM over a whole sequence, chapter 5; the cell state starts at 0.
+def lstm_forward(x, h0, Wx, Wh, b, c0=None):
+    """An LSTM over a whole sequence, chapter 5; the cell state starts at c0 (default 0).
 
     The input products x_t Wx of all steps are one matrix multiply,
     (N*T, D) @ (D, 4H), done before the loop; only h_{t-1} Wh must wait for
@@ -244,22 +247,37 @@ def lstm_forward(x, h0, Wx, Wh, b):
         h0: initial hidden state, shape (N, H).
         Wx (D, 4H), Wh (H, 4H), b (4H,): as in lstm_step_forward, shared by
             all steps.
+        c0: initial cell state, shape (N, H), or None for zeros. A language model
+            carries it over from the previous window as a constant: lstm_backward
+            returns no gradient for it (see lstm_last_cell).
 
     Returns:
         h: hidden states of all steps, shape (N, T, H).
         cache: for lstm_backward.
     """
     N, T, D, H = _check_sequence(x, h0, Wx, Wh, b, gates=4)
+    if c0 is not None:
+        _check("c0", c0, (N, H))
     # (N, T, 4H): the input products of all steps
     ax = (x.reshape(N * T, D) @ Wx).reshape(N, T, 4 * H) + b
     hs = np.empty((N, T, H))  # all hidden states
-    c = np.zeros((N, H))  # cell state
+    c = np.zeros((N, H)) if c0 is None else c0  # cell state
     gates = []
     for t in range(T):
         a = ax[:, t] + (hs[:, t - 1] if t else h0) @ Wh  # (N, 4H)
         hs[:, t], c, step_gates = _lstm_cell(a, c)
         gates.append(step_gates)
     return hs, (x, h0, hs, Wx, Wh, gates)
+
+
+def lstm_last_cell(cache):
+    """The last cell state c_T (N, H) of an lstm_forward, from its cache.
+
+    c_T = f_T * c_{T-1} + i_T * g_T, recomputed from the last step's gates (the
+    forward pass keeps tanh(c_T), not c_T, and arctanh would lose precision).
+    """
+    i, f, _, g, prev_c, _ = cache[-1][-1]
+    return f * prev_c + i * g
 
 
 def lstm_backward(dh, cache):
@@ -292,6 +310,149 @@ def lstm_backward(dh, cache):
     dWx = x.reshape(N * T, D).T @ da_flat  # (D, 4H)
     dWh = h_prev.T @ da_flat  # (H, 4H)
     return dx, dprev_h, dWx, dWh, da_flat.sum(axis=0)
+
+# --------------------------------------------------------------------------------------
+# GRU
+# --------------------------------------------------------------------------------------
+
+def _sigmoid(a):
+    """Logistic sigmoid via tanh, exact and overflow-free (as in _lstm_cell)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def gru_step_forward(x, prev_h, Wx, Wh, b):
+    """One GRU step (Cho et al., 2014), chapter 5 and problem set 5's convention.
+
+    Wx (D, 3H), Wh (H, 3H), b (3H,) are split into column blocks r, z, n (reset, update,
+    candidate). r = sigmoid(x Wx^r + prev_h Wh^r + b^r), z likewise,
+    n = tanh(x Wx^n + (r * prev_h) Wh^n + b^n): the reset gate acts before the recurrent
+    product; next_h = (1 - z) * n + z * prev_h: z = 1 keeps the old state.
+
+    Inputs:
+        x: inputs, shape (N, D).
+        prev_h: previous hidden state, shape (N, H).
+        Wx (D, 3H), Wh (H, 3H), b (3H,): the weights, blocks [r | z | n].
+
+    Returns:
+        next_h (N, H), cache for gru_step_backward.
+    """
+    _check_step(x, {"prev_h": prev_h}, Wx, Wh, b, gates=3)
+    next_h, gates = _gru_cell(x @ Wx + b, prev_h, *_gru_blocks(Wh))
+    return next_h, (x, prev_h, Wx, Wh, gates)
+
+
+def _gru_blocks(Wh):
+    """Wh (H, 3H) as contiguous copies of its gate blocks [r | z] (H, 2H) and n (H, H).
+
+    A column slice of Wh is a strided view; BLAS would copy it at every step, so the
+    sequence functions copy once, before the loop.
+    """
+    H = Wh.shape[0]
+    return np.ascontiguousarray(Wh[:, : 2 * H]), np.ascontiguousarray(Wh[:, 2 * H :])
+
+
+def _gru_cell(ax, prev_h, Wh_rz, Wh_n):
+    """The GRU's update from the input's share ax = x Wx + b (N, 3H) of the blocks.
+
+    Wh_rz (H, 2H), Wh_n (H, H) are the blocks of Wh. Returns next_h (N, H) and
+    (r, z, n, prev_h, r * prev_h).
+    """
+    H = prev_h.shape[1]
+    rz = _sigmoid(ax[:, : 2 * H] + prev_h @ Wh_rz)  # (N, 2H)
+    r, z = rz[:, :H], rz[:, H:]
+    rh = r * prev_h  # (N, H) the reset state the candidate reads
+    n = np.tanh(ax[:, 2 * H :] + rh @ Wh_n)  # (N, H)
+    return (1.0 - z) * n + z * prev_h, (r, z, n, prev_h, rh)
+
+
+def _gru_cell_backward(dnext_h, gates, Wh_rz, Wh_n):
+    """Backward of _gru_cell: da (N, 3H) at the pre-activations and dprev_h (N, H).
+
+    prev_h reaches next_h along four paths (kept by z, through r, through z, through
+    r * prev_h in the candidate); their gradients add up.
+    """
+    r, z, n, prev_h, _ = gates
+    dan = dnext_h * (1.0 - z) * (1.0 - n**2)  # (N, H) at the tanh's argument
+    drh = dan @ Wh_n.T  # at r * prev_h
+    dar = drh * prev_h * r * (1.0 - r)
+    daz = dnext_h * (prev_h - n) * z * (1.0 - z)
+    da_rz = np.concatenate([dar, daz], axis=1)  # (N, 2H)
+    dprev_h = dnext_h * z + drh * r + da_rz @ Wh_rz.T
+    return np.concatenate([da_rz, dan], axis=1), dprev_h  # da (N, 3H)
+
+
+def gru_step_backward(dnext_h, cache):
+    """Backward pass of one GRU step, chapter 5.
+
+    Inputs:
+        dnext_h: upstream gradient of next_h, shape (N, H).
+        cache: from gru_step_forward.
+
+    Returns:
+        dx (N, D), dprev_h (N, H), dWx (D, 3H), dWh (H, 3H), db (3H,).
+    """
+    x, prev_h, Wx, Wh, gates = cache
+    _check("dnext_h", dnext_h, prev_h.shape)
+    da, dprev_h = _gru_cell_backward(dnext_h, gates, *_gru_blocks(Wh))
+    rh, H = gates[4], prev_h.shape[1]
+    # the candidate's block of Wh multiplies r * prev_h, not prev_h
+    dWh = np.concatenate([prev_h.T @ da[:, : 2 * H], rh.T @ da[:, 2 * H :]], axis=1)
+    return da @ Wx.T, dprev_h, x.T @ da, dWh, da.sum(axis=0)
+
+
+def gru_forward(x, h0, Wx, Wh, b):
+    """A GRU over a whole sequence, chapter 5 (gru_step_forward applied T times).
+
+    As in lstm_forward, the input products x_t Wx of all steps are one matrix multiply
+    before the loop.
+
+    Inputs:
+        x: input sequences, shape (N, T, D).
+        h0: initial hidden state, shape (N, H).
+        Wx (D, 3H), Wh (H, 3H), b (3H,): as in gru_step_forward, shared by all steps.
+
+    Returns:
+        h: hidden states of all steps, shape (N, T, H).
+        cache: for gru_backward.
+    """
+    N, T, D, H = _check_sequence(x, h0, Wx, Wh, b, gates=3)
+    ax = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + b  # (N, T, 3H)
+    hs = np.empty((N, T, H))
+    gates = []
+    blocks = _gru_blocks(Wh)
+    for t in range(T):
+        hs[:, t], step_gates = _gru_cell(ax[:, t], hs[:, t - 1] if t else h0, *blocks)
+        gates.append(step_gates)
+    return hs, (x, h0, hs, Wx, Wh, gates)
+
+
+def gru_backward(dh, cache):
+    """Back-propagation through time for gru_forward, chapter 5.
+
+    Inputs:
+        dh: upstream gradients of all hidden states, shape (N, T, H) (as in rnn_backward).
+        cache: from gru_forward.
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), db (3H,).
+    """
+    x, h0, hs, Wx, Wh, gates = cache
+    _check("dh", dh, hs.shape)
+    N, T, D = x.shape
+    H = h0.shape[1]
+    da = np.empty((N, T, 3 * H))
+    dprev_h = np.zeros((N, H))
+    blocks = _gru_blocks(Wh)
+    for t in reversed(range(T)):
+        da[:, t], dprev_h = _gru_cell_backward(dh[:, t] + dprev_h, gates[t], *blocks)
+    # Shared weights: one product per block sums the gradients over t.
+    da_flat = da.reshape(N * T, 3 * H)
+    h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1).reshape(N * T, H)
+    rh = np.stack([g[4] for g in gates], axis=1).reshape(N * T, H)
+    dWh = np.concatenate([h_prev.T @ da_flat[:, : 2 * H], rh.T @ da_flat[:, 2 * H :]],
+                         axis=1)
+    dx = (da_flat @ Wx.T).reshape(N, T, D)
+    return dx, dprev_h, x.reshape(N * T, D).T @ da_flat, dWh, da_flat.sum(axis=0)
 
 
 # --------------------------------------------------------------------------------------
