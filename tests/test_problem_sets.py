@@ -75,6 +75,7 @@ def test_committed_release_is_in_sync_with_solutions(problem_set):
                                                rtol=1e-9, atol=1e-12,
                                                err_msg=f"{gid} {ca['name']} {key}")
     assert not (committed / "checks.py").exists()
+    assert not list(committed.glob("*.private.*"))  # held-out data stays behind
 
 
 def test_solution_notebook_has_no_outputs(problem_set):
