@@ -35,6 +35,11 @@ so the notebook's own checks apply them too):
   mask, ...) is also published, drawn from the public seed, so that the visible checks
   take every code path the hidden cases take. Default: all of them, except for parts
   judged by a scorer (training) or with a private answer.
+
+A part judged by a scorer may also name ``scorer_inputs``: inputs its scorer reads and
+the student's code never sees (held-out data): the grader strips them from the inputs
+it sends into the sandbox, so neither the probe nor the submission receives them.
+Visible cases publish them (case 0's held-out data is a public validation split).
 """
 
 import importlib.util
@@ -60,6 +65,7 @@ class Part:
     weights: dict | None = None  # {output name: points}: partial credit per output
     own_work: dict | None = None  # {"functions", "forbid", "calls"}: see autograder.ownwork
     visible_cases: tuple = ()  # secret case numbers also published with the public seed
+    scorer_inputs: tuple = ()  # inputs for the scorer only: never sent into the sandbox
 
     def watch(self):
         """What the runner counts while the part runs: {"during", "most"}, or None."""
@@ -204,6 +210,7 @@ def load(name, checks_root):
             own_work=own_work_rule(spec, set_rule),
             visible_cases=tuple(int(c) for c in spec.get(
                 "visible_cases", range(1, cases + 1) if public else ())),
+            scorer_inputs=tuple(spec.get("scorer_inputs", ())),
         ))
     if test_points:
         raise GraderError(f"{folder.name}: test cells {sorted(test_points)} have no check "

@@ -94,6 +94,14 @@ def _depends_on_seed(part, case):
                                    for k in a)
 
 
+def sandbox_inputs(assignment, inputs):
+    """The inputs sent into the sandbox: each case's, less its part's scorer_inputs
+    (held-out data the scorer reads and the student's code must never see)."""
+    private = {p.grade_id: set(p.scorer_inputs) for p in assignment.parts}
+    return {key: {k: v for k, v in arrays.items() if k not in private.get(key[0], ())}
+            for key, arrays in inputs.items()}
+
+
 def part_specs(assignment, inputs):
     return [{"grade_id": p.grade_id, "probe": p.probe,
              "cases": sorted(c for g, c in inputs if g == p.grade_id),
@@ -122,7 +130,8 @@ def run_reference(assignment, inputs, sandboxed=True):
     nb = read_notebook(assignment.notebook)
     cells = code_to_run(nb, assignment.test_sources)
     generous = Limits(cell_seconds=600, part_seconds={p.grade_id: 120 for p in assignment.parts})
-    result = run_job([c.source for c in cells], part_specs(assignment, inputs), inputs,
+    result = run_job([c.source for c in cells], part_specs(assignment, inputs),
+                     sandbox_inputs(assignment, inputs),
                      assignment.probes_file, generous, library_packages(assignment),
                      sandboxed=sandboxed, numbers=[c.number for c in cells])
     problems = [e for e in result.log if e.get("event") in ("cell-error", "cell-timeout",
@@ -252,7 +261,8 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     except Exception as exc:  # noqa: BLE001 - a grader bug this file meets costs only it
         return _zero(result, assignment, "grader-error", "the grader could not read this "
                      f"notebook ({type(exc).__name__}: {exc}); tell your instructor")
-    run = run_job([c.source for c in cells], part_specs(assignment, inputs), inputs,
+    run = run_job([c.source for c in cells], part_specs(assignment, inputs),
+                  sandbox_inputs(assignment, inputs),
                   assignment.probes_file, reference.limits,
                   library_packages(assignment) if packages is None else packages,
                   sandboxed=sandboxed, slot=slot, numbers=[c.number for c in cells])

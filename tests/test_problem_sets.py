@@ -75,6 +75,7 @@ def test_committed_release_is_in_sync_with_solutions(problem_set):
                                                rtol=1e-9, atol=1e-12,
                                                err_msg=f"{gid} {ca['name']} {key}")
     assert not (committed / "checks.py").exists()
+    assert not list(committed.glob("*.private.*"))  # held-out data stays behind
 
 
 def test_solution_notebook_has_no_outputs(problem_set):
@@ -157,3 +158,92 @@ def test_fixed_secret_cases_are_not_published():
     published = sorted(case_inputs(ps07, VISIBLE_SEED, visible=True))
     assert [c for g, c in published if g == "macro-count"] == ["0"]
     assert [c for g, c in published if g == "kendall-tau"] == ["0", "v1", "v2", "v3"]
+
+
+def _ps05():
+    a = assignments.load("ps05", ROOT / "solutions")
+    return a, a.load_probes()
+
+
+def test_ps05_held_out_text_stays_with_the_grader():
+    """The language model's held-out text is a scorer input: the hidden cases have it, the
+    inputs written into the sandbox do not (nor does any array sent there contain it),
+    the release has no copy of the corpus, and the visible case's held-out text is part
+    of the hidden cases' training text (a validation split, not the held-out one)."""
+    from autograder.grading import VISIBLE_SEED, case_inputs, sandbox_inputs
+
+    a, _ = _ps05()
+    inputs = case_inputs(a, 2024)
+    sent = sandbox_inputs(a, inputs)
+    held_out = inputs[("char-lm", "1")]["heldout_ids"]
+    assert len(held_out) > 1500
+    needle = held_out[:200].astype(np.int64).tobytes()
+    for key, arrays in sent.items():
+        assert "heldout_ids" not in arrays, key
+        for name, arr in arrays.items():
+            assert needle not in np.ascontiguousarray(arr).astype(np.int64).tobytes(), \
+                (key, name)
+    assert set(sent[("char-lm", "1")]) == {"train_ids", "vocab_size", "seed"}
+    assert not list((ROOT / "exercises" / "ps05_rnn_lstm").glob("*corpus*"))
+    visible = case_inputs(a, VISIBLE_SEED, visible=True)[("char-lm", "0")]
+    train = inputs[("char-lm", "1")]["train_ids"]
+    v = visible["heldout_ids"]
+    assert np.array_equal(train[-len(v):], v)
+
+
+def test_ps05_scorers_fail_wrong_answers():
+    """What the new parts must catch: an embedding backward that overwrites repeated
+    ids, a language model no better than character frequencies, and samplers that
+    ignore the temperature or are not greedy at a tiny one."""
+    from autograder.grading import case_inputs
+
+    a, probes = _ps05()
+    inputs = case_inputs(a, 99)
+
+    def overwriting_backward(dout, cache):
+        ids, shape = cache
+        dW = np.zeros(shape)
+        dW[ids] += dout  # a repeated id keeps one of its gradients only
+        return dW
+
+    ns = {"embedding_forward": lambda ids, W: (W[ids], (ids, W.shape)),
+          "embedding_backward": overwriting_backward}
+    wrong = 0
+    for case in ("1", "2", "3"):
+        arrays = inputs[("embedding-backward", case)]
+        right = np.zeros_like(arrays["W"])
+        np.add.at(right, arrays["ids"].ravel(), arrays["dout"].reshape(-1, right.shape[1]))
+        got = probes.embedding_backward(ns, **arrays)["dW"]
+        wrong += not np.allclose(got, right)
+    assert wrong == 3
+
+    arrays = inputs[("char-lm", "1")]
+    vocab = int(arrays["vocab_size"])
+    freq = np.bincount(arrays["train_ids"], minlength=vocab) + 1.0
+    unigram = {"W_embed": np.zeros((vocab, 4)), "Wx": np.zeros((4, 8)),
+               "Wh": np.zeros((8, 8)), "b": np.zeros(8), "W_out": np.zeros((8, vocab)),
+               "b_out": np.log(freq / freq.sum())}
+    ok, message = probes.score_char_lm(unigram, arrays)
+    assert not ok and "perplexity 1" in message  # about 17, the unigram baseline
+
+    def sampler(mode):
+        def sample_chars(params, start_id, n, temperature, seed):
+            rng = np.random.default_rng(seed)
+            h, x, out = np.zeros(params["Wh"].shape[0]), start_id, []
+            tau = 1.0 if mode == "ignore" else temperature
+            for _ in range(n):
+                h = np.tanh(params["W_embed"][x] @ params["Wx"] + h @ params["Wh"]
+                            + params["b"])
+                s = (h @ params["W_out"] + params["b_out"]) / tau
+                p = np.exp(s - s.max())
+                x = int(rng.choice(len(p), p=p / p.sum()))
+                out.append(x)
+            return np.array(out)
+        return sample_chars
+
+    for case in ("1", "2", "3"):
+        arrays = inputs[("sample-chars", case)]
+        verdicts = {mode: probes.score_sample_chars(
+            probes.sample_chars({"sample_chars": sampler(mode)}, **arrays), arrays)[0]
+            for mode in ("right", "ignore")}
+        assert verdicts == {"right": True, "ignore": False}, case

@@ -13,12 +13,23 @@ exact and include the sources' LSTM of 150 units on 100 inputs (150,600 paramete
 vanishing-gradient cases use W_h = rho * (random orthogonal) with rho between 0.5 and
 1.2, so the norms shrink or grow over 8 to 15 steps but stay far above the tolerance.
 
+The embedding cases repeat ids (so dW must accumulate) and, in case 3, leave ids
+unused. The LSTM cases use the RNN's sizes with 4H gate columns whose biases lean open
+or closed. The language model is trained on part of corpus.private.txt and scored by the
+perplexity of the returned weights on a held-out part that only the scorer receives
+(scorer_inputs); the sampler is scored by a chi-square test of its draws against
+softmax(logits / temperature) with Wh = 0 (a Markov chain) at temperatures 0.5, 2 and 1,
+and by greedy draws at a temperature of 1e-3.
+
 No graded function may use a library that does its job (OWN_WORK); the backward passes
 are derived: no numerical gradient, and at most two calls of a forward pass while they
 run (a sequence's forward pass runs the step T times: up to 40 step calls are allowed
 where the sequence's forward pass is). The backward passes give each gradient its share
 (weights).
 """
+
+import re
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +47,10 @@ _REEXPORTED = ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_back
 FORBIDDEN_MODULES = ("dlcourse.layers.rnn", "dlcourse.costs", "dlcourse.models",
                      "dlcourse.train", "dlcourse.optim",
                      *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
+# The language model's training (two hidden cases) and the sampler (three) need about
+# 0.3 s and 0.2 s of CPU per case in the reference: 15 s per part leaves a student's
+# slower, but sensible, code room (the notebook states it).
+PART_CPU_FLOOR = 15.0
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradcheck.py",
                               "layers/__init__.py",
                               "layers/fc.py", "layers/activations.py", "layers/losses.py"]}
@@ -154,6 +169,109 @@ def vanishing_inputs(rng, case):
             "b": rng.normal(scale=0.2, size=h), "dh_last": rng.normal(size=(n, h))}
 
 
+def embedding_inputs(rng, case):
+    """ids (N, T) into a table W (V, D). Every case repeats ids (their rows of dW must
+    accumulate, not overwrite): case 0 holds id 1 three times; the secret cases put the
+    same id at both ends and, in case 3, leave ids unused (their rows of dW are 0)."""
+    if case == 0:
+        ids = np.array([[1, 4, 1, 0], [2, 1, 5, 4]])
+        return {"ids": ids, "W": rng.normal(size=(6, 3))}
+    n, t, d = _different(rng, 3, 2, 8)
+    v = n * t + 3 if case == 3 else int(rng.integers(3, 6))
+    ids = rng.integers(0, v, size=(n, t))
+    ids[-1, -1] = ids[0, 0]
+    ids[0, -1] = ids[-1, 0] = (ids[0, 0] + 1) % v
+    return {"ids": ids, "W": rng.normal(size=(v, d))}
+
+
+def embedding_backward_inputs(rng, case):
+    arrays = embedding_inputs(rng, case)
+    n, t = arrays["ids"].shape
+    arrays["dout"] = rng.normal(size=(n, t, arrays["W"].shape[1]))
+    return arrays
+
+
+def _lstm_weights(rng, d, h):
+    b = rng.normal(scale=0.5, size=4 * h)
+    b[:3 * h] += rng.choice([-1.0, 1.0], size=3 * h)  # gates leaning open or closed
+    return {"Wx": rng.normal(scale=1.0 / np.sqrt(d), size=(d, 4 * h)),
+            "Wh": rng.normal(scale=0.8 / np.sqrt(h), size=(h, 4 * h)), "b": b}
+
+
+def lstm_inputs(rng, case):
+    """As rnn_forward's cases (N, T, D, H all different), with 4H gate columns whose
+    biases lean open or closed."""
+    n, t, d, h = _sequence_sizes(rng, case)
+    return {"x": rng.normal(size=(n, t, d)), "h0": rng.uniform(-0.9, 0.9, size=(n, h)),
+            **_lstm_weights(rng, d, h)}
+
+
+def lstm_backward_inputs(rng, case):
+    arrays = lstm_inputs(rng, case)
+    n, t, _ = arrays["x"].shape
+    arrays["dh"] = rng.normal(size=(n, t, arrays["h0"].shape[1]))
+    return arrays
+
+
+# -- the character-level language model ------------------------------------------------
+# The text is corpus.private.txt beside this file (a *.private.* file is never
+# released): English prose written for this problem set, not taken from the book or any
+# other published source, so the held-out part is nowhere a student can read it. Its
+# first 80 % is the training text, the rest the held-out text. Case 0 (visible) trains
+# on the training text less its last 1,000 characters and is scored on those
+# (published: a validation split); the secret cases train on the whole training text
+# and are scored on the held-out text, which is a scorer input only: the grader never
+# sends it into the sandbox (scorer_inputs).
+VOCAB = " abcdefghijklmnopqrstuvwxyz.,'"  # 30 characters; id = position in VOCAB
+CORPUS = Path(__file__).with_name("corpus.private.txt")
+HELD_OUT_SHARE = 0.2
+VALIDATION = 1000
+
+
+def encode(text):
+    """Character ids of ``text``: lower case, ';' and ':' as ',', '!' and '?' as '.',
+    every run of white space one space, anything else dropped."""
+    text = re.sub(r"[;:]", ",", text.lower())
+    text = re.sub(r"\s+", " ", re.sub(r"[!?]", ".", text))
+    return np.array([VOCAB.index(c) for c in text if c in VOCAB], dtype=np.int64)
+
+
+def corpus_split():
+    """(training ids, held-out ids) of the corpus."""
+    ids = encode(CORPUS.read_text())
+    split = int(len(ids) * (1 - HELD_OUT_SHARE))
+    return ids[:split], ids[split:]
+
+
+def char_lm_inputs(rng, case):
+    train, held_out = corpus_split()
+    if case == 0:
+        train, held_out = train[:-VALIDATION], train[-VALIDATION:]
+    return {"train_ids": train, "vocab_size": np.int64(len(VOCAB)),
+            "seed": np.int64(0 if case == 0 else rng.integers(1, 10**6)),
+            "heldout_ids": held_out}
+
+
+def sample_inputs(rng, case):
+    """A small model (V = 5 characters, E = 4, H = 6) with logits of order 1, so every
+    next-character probability at the case's temperature is at least about 1 %; the
+    probe samples from it with Wh = 0 (each character's distribution then depends on
+    the previous character only, a Markov chain the scorer knows) and greedily (a tiny
+    temperature) with Wh as given. Temperatures 0.5, 2 and 1 in the secret cases."""
+    v, e, h = 5, 4, 6
+    temperature = 0.7 if case == 0 else (0.5, 2.0, 1.0)[(case - 1) % 3]
+    return {"W_embed": rng.normal(size=(v, e)),
+            "Wx": rng.normal(scale=1.0 / np.sqrt(e), size=(e, h)),
+            "Wh": rng.normal(scale=1.0 / np.sqrt(h), size=(h, h)),
+            "b": rng.normal(scale=0.3, size=h),
+            "W_out": rng.normal(scale=1.0 / np.sqrt(h), size=(h, v)),
+            "b_out": rng.normal(scale=0.3, size=v),
+            "start_id": np.int64(rng.integers(v)), "n": np.int64(12000),
+            "temperature": np.float64(temperature),
+            "greedy_n": np.int64(40), "greedy_temperature": np.float64(1e-3),
+            "seed": np.int64(rng.integers(1, 10**6))}
+
+
 OWN_WORK = {"forbid": FRAMEWORKS}
 
 
@@ -191,4 +309,24 @@ PARTS = [
      "functions": ["gradient_norms_through_time"], "inputs": vanishing_inputs, "cases": 4,
      "own_work": derived("gradient_norms_through_time", rnn_forward=2,
                          rnn_step_forward=40)},
+    {"grade_id": "embedding-forward", "probe": "embedding_forward",
+     "functions": ["embedding_forward"], "inputs": embedding_inputs},
+    {"grade_id": "embedding-backward", "probe": "embedding_backward",
+     "functions": ["embedding_forward", "embedding_backward"],
+     "inputs": embedding_backward_inputs,
+     "own_work": derived("embedding_backward", embedding_forward=2)},
+    {"grade_id": "lstm-forward", "probe": "lstm_forward", "functions": ["lstm_forward"],
+     "inputs": lstm_inputs},
+    {"grade_id": "lstm-backward", "probe": "lstm_backward",
+     "functions": ["lstm_forward", "lstm_backward"], "inputs": lstm_backward_inputs,
+     "weights": {"dx": 2, "dh0": 2, "dWx": 2, "dWh": 1, "db": 1},
+     "own_work": derived("lstm_backward", lstm_forward=2, lstm_step_forward=40)},
+    # Judged by the perplexity the grader computes from the returned weights on text the
+    # student's code never sees.
+    {"grade_id": "char-lm", "probe": "char_lm", "functions": ["train_char_lm"],
+     "inputs": char_lm_inputs, "cases": 2, "scorer": "score_char_lm",
+     "scorer_inputs": ["heldout_ids"],
+     "own_work": {"functions": ["train_char_lm"], "forbid": FINITE_DIFFERENCES}},
+    {"grade_id": "sample-chars", "probe": "sample_chars", "functions": ["sample_chars"],
+     "inputs": sample_inputs, "cases": 3, "scorer": "score_sample_chars"},
 ]
