@@ -11,7 +11,7 @@ unanswered when, after removing the lines of the question (the cell's text outsi
 score, given later, takes precedence, as in nbgrader.
 """
 
-from autograder.assignment import cell_source, nbgrader_cells
+from autograder.assignment import cell_source, nbgrader_cells, outside_solution
 from autograder.errors import SubmissionError
 from autograder.notebooks import read_notebook
 
@@ -20,15 +20,7 @@ TEXT_STUB = "YOUR ANSWER HERE"  # nbgrader's ClearSolutions.text_stub (nbgrader_
 
 def question_lines(source):
     """Stripped, non-blank lines of a source cell outside its solution region."""
-    lines, inside = set(), False
-    for line in source.splitlines():
-        if "BEGIN SOLUTION" in line:
-            inside = True
-        elif "END SOLUTION" in line:
-            inside = False
-        elif not inside and line.strip():
-            lines.add(line.strip())
-    return lines
+    return outside_solution(source)
 
 
 def questions(assignment):

@@ -252,14 +252,20 @@ def given_lines(source_nb):
     work."""
     given = set(STUB_LINES)
     for cell in source_nb.get("cells", []):
-        if not isinstance(cell, dict):
-            continue
-        inside = False
-        for line in cell_source(cell).splitlines():
-            if line.strip() == "### BEGIN SOLUTION":
-                inside = True
-            elif line.strip() == "### END SOLUTION":
-                inside = False
-            elif not inside and line.strip():
-                given.add(line.strip())
+        if isinstance(cell, dict):
+            given |= outside_solution(cell_source(cell))
     return given
+
+
+def outside_solution(source):
+    """Stripped, non-blank lines of a cell's source outside its ``### BEGIN SOLUTION`` /
+    ``### END SOLUTION`` region: the part of a solution cell that is released."""
+    lines, inside = set(), False
+    for line in source.splitlines():
+        if line.strip() == "### BEGIN SOLUTION":
+            inside = True
+        elif line.strip() == "### END SOLUTION":
+            inside = False
+        elif not inside and line.strip():
+            lines.add(line.strip())
+    return lines

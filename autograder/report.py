@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from autograder.assignment import cell_source, nbgrader_cells  # noqa: E402
+from autograder.assignment import cell_source, nbgrader_cells, outside_solution  # noqa: E402
 from autograder.notebooks import read_notebook  # noqa: E402
 from autograder.sandbox import confinement  # noqa: E402
 
@@ -57,16 +57,8 @@ def scaffold_lines(source_notebook):
     hold outside their ``### BEGIN/END SOLUTION`` blocks, and the stub's two lines."""
     given = {"# YOUR CODE HERE", "raise NotImplementedError()"}
     for cell, meta in nbgrader_cells(read_notebook(source_notebook)):
-        if not meta.get("solution"):
-            continue
-        inside = False
-        for line in cell_source(cell).splitlines():
-            if line.strip() == "### BEGIN SOLUTION":
-                inside = True
-            elif line.strip() == "### END SOLUTION":
-                inside = False
-            elif not inside and line.strip():
-                given.add(line.strip())
+        if meta.get("solution"):
+            given |= outside_solution(cell_source(cell))
     return given
 
 

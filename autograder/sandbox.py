@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.errors import GraderError
+from autograder.runner import busy_seconds  # the sandbox's runner measures it the same way
 
 RUNNER = Path(__file__).with_name("runner.py")
 NOBODY = 65534
@@ -501,17 +502,6 @@ def tree_usage(root):
     return sum(table[p][1] for p in pids), sum(table[p][2] for p in pids)
 
 
-def _busy_seconds(pid):
-    """Seconds ``pid`` has spent running or ready to run (waiting for a CPU), from
-    /proc/PID/schedstat, or None where the kernel does not keep it."""
-    try:
-        with open(f"/proc/{pid}/schedstat") as f:
-            running, waiting = f.read().split()[:2]
-        return (int(running) + int(waiting)) / 1e9
-    except (OSError, ValueError):
-        return None
-
-
 class IdleClock:
     """Time the sandbox's processes spent neither running nor ready to run: sleeping,
     blocked on I/O, waiting for each other. Unlike wall-clock time it does not grow
@@ -528,7 +518,7 @@ class IdleClock:
         now = time.monotonic()
         busy, seen = 0.0, {}
         for pid in pids:
-            value = _busy_seconds(pid)
+            value = busy_seconds(pid)
             if value is None:  # no schedstat: CPU time is the best there is
                 value = table[pid][1]
             seen[pid] = value

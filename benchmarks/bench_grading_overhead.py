@@ -17,7 +17,6 @@ machine's load affects them alike.
 """
 
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -26,25 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import autograder_of, checkout_of
+from timing import AUTOGRADER_CLI, ENV, RUN_CELLS, autograder_of, checkout_of
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "816bce9"  # main before issue 13's branches were merged
 SET = "ps04_batch_norm"
 N_STUDENTS = 4
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", OPENBLAS_NUM_THREADS="1",
-           OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
-RUN_CELLS = """
-import json, sys
-ns = {"__name__": "__main__", "display": print}
-for cell in json.load(open(sys.argv[1])):
-    try:
-        exec(cell, ns)
-    except BaseException:
-        pass
-"""
-GRADE = "import sys; from autograder.cli import main; sys.exit(main())"
 
 
 def as_handed_in(notebook):
@@ -81,7 +67,7 @@ def notebook_cpu(cells, work):
 
 def grade(root, folder, course, env):
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", GRADE, "grade", SET.split("_")[0],
+    done = subprocess.run([sys.executable, "-c", AUTOGRADER_CLI, "grade", SET.split("_")[0],
                            str(folder), "--course-root", str(root), "--course-dir",
                            str(course), "--workers", "1", "--quiet"],
                           cwd=root, env=env, capture_output=True, text=True)

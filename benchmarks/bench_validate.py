@@ -11,7 +11,6 @@ which is a training run in the sets whose last part trains a network (ps01, ps03
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,23 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import autograder_of, checkout_of
+from timing import AUTOGRADER_CLI, ENV, RUN_CELLS, autograder_of, checkout_of
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "816bce9"  # main before issue 13's branches were merged
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", OPENBLAS_NUM_THREADS="1",
-           OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
-RUN_CELLS = """
-import json, sys
-ns = {"__name__": "__main__", "display": print}
-for cell in json.load(open(sys.argv[1])):
-    try:
-        exec(cell, ns)
-    except BaseException:
-        pass
-"""
-VALIDATE = "import sys; from autograder.cli import main; sys.exit(main())"
 
 
 def timed(command, cwd, env=ENV):
@@ -70,8 +56,8 @@ def measure(root, tmp, label):
                     listing.write_text(json.dumps(listed))
                     times.append(timed([sys.executable, "-c", RUN_CELLS, str(listing)],
                                        work, env)[0])
-                wall, done = timed([sys.executable, "-c", VALIDATE, "validate", path.name], work,
-                                   env)
+                wall, done = timed([sys.executable, "-c", AUTOGRADER_CLI, "validate",
+                                    path.name], work, env)
                 print(f"{label:7} {a.name:22} {which:8} {times[0]:6.2f}s {times[1]:7.2f}s "
                       f"{wall:8.2f}s {wall - times[1]:+8.2f}s"
                       f"{'' if done.returncode in (0, 1) else '  (validate failed)'}",

@@ -1,6 +1,7 @@
 """Helpers shared by the benchmarks."""
 
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -8,6 +9,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# One BLAS thread, this environment's commands first on PATH, no display: the settings
+# the notebook-running benchmarks compare under.
+BIN = Path(sys.executable).parent
+ENV = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", OPENBLAS_NUM_THREADS="1",
+           OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+# Runs a JSON list of code cells top to bottom in one fresh process, as "Run all" does
+# (an error ends that cell only).
+RUN_CELLS = """
+import json, sys
+ns = {"__name__": "__main__", "display": print}
+for cell in json.load(open(sys.argv[1])):
+    try:
+        exec(cell, ns)
+    except BaseException:
+        pass
+"""
+# autograder's command line, for ``python -c`` with another checkout on PYTHONPATH:
+AUTOGRADER_CLI = "import sys; from autograder.cli import main; sys.exit(main())"
 
 
 def best_of(fn, repeat=5):
