@@ -123,7 +123,7 @@ def graded_library_functions():
     """Course-library functions whose source the book must not print (a problem set
     grades them)."""
     from dlcourse import costs, gradcheck, models, nas
-    from dlcourse.layers import activations, attention, fc, losses, norm, rnn
+    from dlcourse.layers import activations, attention, embedding, fc, losses, norm, rnn
 
     return [fc.affine_forward, fc.affine_backward, activations.relu_backward,
             activations.sigmoid, activations.sigmoid_backward, losses.softmax_loss,
@@ -141,7 +141,10 @@ def graded_library_functions():
             nas.Controller.update,
             # graded in ps05
             rnn.rnn_step_forward, rnn.rnn_step_backward, rnn.rnn_forward, rnn.rnn_backward,
-            rnn.clip_by_global_norm]
+            rnn.clip_by_global_norm, rnn.lstm_forward, rnn.lstm_backward,
+            rnn.lstm_step_forward, rnn.lstm_step_backward, rnn.gru_step_forward,
+            rnn.gru_step_backward, embedding.embedding_forward,
+            embedding.embedding_backward]
 
 
 @pytest.mark.parametrize("func", graded_library_functions(), ids=lambda f: f.__name__)
