@@ -121,14 +121,21 @@ def _wait_for_results(course, n, proc, timeout=120):
     raise AssertionError("no results appeared")
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])
-def test_an_interrupted_batch_keeps_what_finished_and_resumes(tmp_path, how):
-    # A class where the slow submissions come last: the interrupt lands mid-batch.
+def _slow_ones_last(tmp_path):
+    """Five fixture submissions, the slow ones (an infinite loop) last, so that an
+    interrupt lands mid-batch; returns the folder."""
     submitted = tmp_path / "submitted"
     for i, sid in enumerate(["perfect", "wrong_gradient", "partly_right", "infinite_loop",
                              "constant_forward"]):
         shutil.copytree(FIXTURES / "submitted" / sid / "fx01_tiny",
                         submitted / f"s{i}_{sid}" / "fx01_tiny")
+    return submitted
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])
+def test_an_interrupted_batch_keeps_what_finished_and_resumes(tmp_path, how):
+    # A class where the slow submissions come last: the interrupt lands mid-batch.
+    submitted = _slow_ones_last(tmp_path)
     course = tmp_path / "course"
     proc = _start(course, submitted)
     _wait_for_results(course, 2, proc)
@@ -186,11 +193,7 @@ def test_ctrl_c_after_force_says_how_to_regrade_only_the_rest(tmp_path):
     """After --force, "run the same command again" would regrade everyone once more: the
     message says to drop --force, and the run without it regrades exactly the students
     the interrupted --force run had not reached (their old results are not reused)."""
-    submitted = tmp_path / "submitted"
-    for i, sid in enumerate(["perfect", "wrong_gradient", "partly_right", "infinite_loop",
-                             "constant_forward"]):
-        shutil.copytree(FIXTURES / "submitted" / sid / "fx01_tiny",
-                        submitted / f"s{i}_{sid}" / "fx01_tiny")
+    submitted = _slow_ones_last(tmp_path)
     course = tmp_path / "course"
     proc = _start(course, submitted)
     assert proc.wait(timeout=300) == 0, proc.stderr.read()

@@ -103,7 +103,11 @@ def rnn_sequence_inputs(rng, case):
 
 
 def rnn_backward_inputs(rng, case):
-    arrays = rnn_sequence_inputs(rng, case)
+    return _with_dh(rng, rnn_sequence_inputs(rng, case))
+
+
+def _with_dh(rng, arrays):
+    """A sequence case's arrays plus an upstream gradient dh (N, T, H)."""
     n, t, _ = arrays["x"].shape
     arrays["dh"] = rng.normal(size=(n, t, arrays["h0"].shape[1]))
     return arrays
@@ -210,10 +214,7 @@ def lstm_inputs(rng, case):
 
 
 def lstm_backward_inputs(rng, case):
-    arrays = lstm_inputs(rng, case)
-    n, t, _ = arrays["x"].shape
-    arrays["dh"] = rng.normal(size=(n, t, arrays["h0"].shape[1]))
-    return arrays
+    return _with_dh(rng, lstm_inputs(rng, case))
 
 
 # -- the character-level language model ------------------------------------------------
