@@ -9,9 +9,14 @@ Side by side in one run (threadpoolctl pins BLAS to one thread):
   steps, the recurrent ones step by step) and the output layer's three, (N T, H) @ (H, V)
   forward and its two gradients. matmul time / our time is the fraction of matrix-product
   throughput reached; the rest is the gates, the softmax, the embedding and Adam.
-* the same for the RNN and the GRU at the LSTM's parameter count, in characters/second,
-  and the committed experiment's perplexity gained per minute of training (experiments/
-  results/char_lm.json; run experiments/char_lm.py to refresh it).
+* the same for the RNN and the GRU at the LSTM's parameter count, in characters/second;
+* perplexity reached per minute of CPU, measured live: the three cells, at equal parameter
+  count, each trained for PPL_STEPS updates of the committed experiment's settings, their
+  validation perplexity read at the same CPU-time budget (the shortest of the three runs),
+  and how far below the bigram baseline each got per CPU minute. CPU time of this process,
+  not wall-clock time, so other work on the machine does not shift the budget.
+The committed experiment's table (experiments/results/char_lm.json) follows for the longer
+runs.
 """
 
 import json
@@ -22,12 +27,20 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from timing import best_of
 
 from dlcourse.layers import clip_by_global_norm
-from dlcourse.lm import init_params, lm_param_count, loss_and_grads, matched_hidden, zero_state
+from dlcourse.lm import (
+    init_params,
+    lm_param_count,
+    loss_and_grads,
+    matched_hidden,
+    train_lm,
+    zero_state,
+)
 from dlcourse.optim import adam
-from dlcourse.text import Vocabulary, load_corpus
+from dlcourse.text import Vocabulary, bigram_perplexity, load_corpus, split
 
 N, T, H, E = 32, 64, 96, 24  # the full experiment's LSTM
 RESULT = Path(__file__).resolve().parents[1] / "experiments" / "results" / "char_lm.json"
+PPL_STEPS, PPL_EVERY = 300, 25  # about 10 s of CPU per cell
 
 
 def update(params, configs, x, y, state):
@@ -74,6 +87,22 @@ def chars_per_second(cell, hidden, ids, V, rng):
     return N * T / t, t
 
 
+def perplexity_per_cpu_minute(ids, V, hidden):
+    """Train each cell PPL_STEPS updates; print validation perplexity at an equal CPU budget."""
+    train, val, _ = split(ids, (0.8, 0.1, 0.1))
+    bigram = bigram_perplexity(train, val, V)
+    hists = {c: train_lm(c, train, val, h, E, T, N, PPL_STEPS, lr=3e-3, seed=0,
+                         eval_every=PPL_EVERY, vocab_size=V)[1] for c, h in hidden.items()}
+    budget = min(h["seconds"][-1] for h in hists.values())
+    print(f"\nperplexity per CPU minute, live: {PPL_STEPS} updates each, validation "
+          f"perplexity at an equal budget of {budget:.1f} CPU s (bigram {bigram:.2f})")
+    for cell, h in hists.items():
+        at = [p for p, t in zip(h["val_ppl"], h["seconds"], strict=True) if t <= budget][-1]
+        gain = (bigram - at) / (budget / 60)
+        print(f"  {cell:>4} H={hidden[cell]:3d}: {at:6.2f} at the budget ({h['val_ppl'][-1]:.2f}"
+              f" after {h['seconds'][-1]:.1f} s) -> {gain:5.1f} below bigram per CPU minute")
+
+
 def experiment_table():
     if not RESULT.exists():
         print(f"no {RESULT.name}: run experiments/char_lm.py")
@@ -88,7 +117,7 @@ def experiment_table():
         gain = (b["bigram"]["val"] - c["val_ppl_mean"]) / (c["seconds_mean"] / 60)
         print(f"  {cell:>4} H={c['hidden']:3d} {c['params']} params: val "
               f"{c['val_ppl_mean']:.2f} +- {c['val_ppl_std']:.2f} in {c['seconds_mean']:.0f} s"
-              f" -> {gain:.2f} perplexity below bigram per training minute (wall clock)")
+              f" -> {gain:.2f} below bigram per CPU minute")
 
 
 def main():
@@ -112,6 +141,8 @@ def main():
     for cell in ("rnn", "gru"):
         print(f"{cell.upper()} LM at the same parameter count (H={hidden[cell]}): "
               f"{speeds[cell][0]:,.0f} characters/s")
+    with threadpool_limits(limits=1):  # after the speeds, so they print first
+        perplexity_per_cpu_minute(ids, V, hidden)
     experiment_table()
 
 

@@ -37,7 +37,7 @@ _STEP = {"rnn": rnn.rnn_step_forward, "gru": rnn.gru_step_forward}
 # Parameters
 # --------------------------------------------------------------------------------------
 
-def _recurrent_block(H, init, rng, scale):
+def recurrent_block(H, init, rng, scale=1.0):
     """One (H, H) block of Wh: "normal" (N(0, 1/H)), "orthogonal" or "identity".
 
     Orthogonal and identity blocks have every singular value equal to 1 (times scale), so
@@ -77,7 +77,7 @@ def init_params(cell, vocab_size, hidden, embed, rng, recurrent_init="normal",
     return {
         "W_embed": rng.normal(0.0, 1.0, size=(V, E)),  # unit scale, like a one-hot input
         "Wx": rng.normal(0.0, np.sqrt(1.0 / E), size=(E, g * H)),
-        "Wh": np.concatenate([_recurrent_block(H, recurrent_init, rng, recurrent_scale)
+        "Wh": np.concatenate([recurrent_block(H, recurrent_init, rng, recurrent_scale)
                               for _ in range(g)], axis=1),
         "b": b,
         "W_out": rng.normal(0.0, np.sqrt(1.0 / H), size=(H, V)),
@@ -327,7 +327,9 @@ def train_lm(cell, train_ids, val_ids, hidden, embed, seq_len, batch, steps, lr=
         params: the trained parameters.
         history: dict of lists, one entry per evaluation: step (updates done),
             val_ppl, train_loss (mean training loss since the previous evaluation) and
-            seconds (wall-clock training time so far, evaluation excluded).
+            seconds (CPU time of this process spent training so far, evaluation
+            excluded: CPU time, not wall-clock, so that other work on a shared machine
+            does not change the budget a comparison "at equal time" gives each cell).
     """
     rng = np.random.default_rng(seed)
     V = vocab_size or int(max(np.max(train_ids), np.max(val_ids))) + 1
@@ -341,7 +343,7 @@ def train_lm(cell, train_ids, val_ids, hidden, embed, seq_len, batch, steps, lr=
     history = {"step": [], "val_ppl": [], "train_loss": [], "seconds": []}
     state, losses, seconds = zero_state(cell, batch, hidden), [], 0.0
     for step in range(steps):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         k = step % n_windows
         if k == 0:
             state = zero_state(cell, batch, hidden)  # back at the start of the streams
@@ -356,7 +358,7 @@ def train_lm(cell, train_ids, val_ids, hidden, embed, seq_len, batch, steps, lr=
         grads, _ = rnn.clip_by_global_norm(grads, clip)
         for name in params:
             params[name], configs[name] = adam(params[name], grads[name], configs[name])
-        seconds += time.perf_counter() - t0
+        seconds += time.process_time() - t0
         losses.append(loss)
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             history["step"].append(step + 1)

@@ -8,19 +8,26 @@ to beat the n-gram baselines on held-out text. The book quotes a few Chinese wor
 sources; they are dropped, because their hundred-odd distinct characters, most seen fewer
 than five times, would more than double the vocabulary (and the output layer) for text no
 character model could learn from so few examples.
-It is deterministic for a given checkout (files in sorted order); it changes when the
-book does, so results are tied to a commit.
+Extracting the prose is deterministic (files in sorted order), but it changes whenever the
+book does, and the language-model experiment, the chapter and the tests must all read the
+same text as the committed results. So the corpus is frozen: ``load_corpus()`` reads the
+committed snapshot ``data/book_prose.txt``, written by ``python tools/freeze_corpus.py``
+from the chapters of the day, and the experiment records the snapshot's SHA-256. Refreezing
+means rerunning ``experiments/char_lm.py``; a test fails until both agree.
 
 Text is a string; a model sees it as ids, an integer array of shape (L,) with values in
 [0, V), V the vocabulary size.
 """
 
+import hashlib
 import re
 from pathlib import Path
 
 import numpy as np
 
-BOOK = Path(__file__).resolve().parents[1] / "book"
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+CORPUS = ROOT / "data" / "book_prose.txt"  # the frozen snapshot of book_prose()
 
 # Fenced blocks whose body is code, maths or build instructions, not prose.
 _DROP_BLOCKS = ("code-cell", "code", "math", "glue", "literalinclude", "through-line",
@@ -106,12 +113,26 @@ def markdown_to_prose(md):
     return _normalise_space(_drop_cjk(_strip_inline(_strip_blocks(_strip_front_matter(md)))))
 
 
-def load_corpus(book=BOOK, pattern="ch0*.md"):
-    """The book's chapters as one plain-text string, chapters in sorted file order."""
+def book_prose(book=BOOK, pattern="ch0*.md"):
+    """The chapters' prose as it is now, one string, chapters in sorted file order."""
     files = sorted(Path(book).glob(pattern))
     if not files:
         raise FileNotFoundError(f"no {pattern} in {book}")
     return "".join(markdown_to_prose(f.read_text(encoding="utf-8")) for f in files)
+
+
+def load_corpus(path=CORPUS):
+    """The frozen corpus: the snapshot of ``book_prose()`` committed at ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"the corpus snapshot {path} is missing: "
+                                "run python tools/freeze_corpus.py to write it")
+    return path.read_text(encoding="utf-8")
+
+
+def corpus_digest(text):
+    """SHA-256 of the text's UTF-8 bytes, hex: names the corpus a result was computed on."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Vocabulary:

@@ -5,9 +5,9 @@ download), split contiguously 80/10/10 into train, validation and test. Each cel
 trained by truncated BPTT (dlcourse.lm.train_lm) with the same step budget, the same
 windows (batch streams x seq_len characters), the same Adam learning rate and clipping,
 and hidden sizes chosen so that all three models have (nearly) the same number of
-parameters (dlcourse.lm.matched_hidden, the LSTM's count as the target). Wall-clock
-training time is recorded next to each validation perplexity, so the chapter can also
-compare the cells at equal time: a GRU or RNN step is cheaper than an LSTM step at equal
+parameters (dlcourse.lm.matched_hidden, the LSTM's count as the target). CPU training
+time (one BLAS thread) is recorded next to each validation perplexity, so the chapter can
+also compare the cells at equal time: a GRU or RNN step is cheaper than an LSTM step at equal
 parameter count. Baselines: unigram and bigram models with add-one smoothing, counted
 on the same training text and scored on the same validation and test text.
 
@@ -15,7 +15,8 @@ Full run (about 6 minutes of CPU on one core):   python experiments/char_lm.py
 Tiny run for CI (seconds):                python experiments/char_lm.py --tiny --out x.json
 
 The chapter loads the committed result, experiments/results/char_lm.json. Perplexities
-depend on the book's text, so the result names the commit it was computed at.
+depend on the text, so the corpus is the frozen snapshot data/book_prose.txt and the result
+records its SHA-256 (and the commit it was computed at).
 """
 
 import argparse
@@ -28,7 +29,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from dlcourse.lm import CELLS, lm_param_count, matched_hidden, perplexity, train_lm
-from dlcourse.text import Vocabulary, bigram_perplexity, load_corpus, split, unigram_perplexity
+from dlcourse.text import (
+    Vocabulary,
+    bigram_perplexity,
+    corpus_digest,
+    load_corpus,
+    split,
+    unigram_perplexity,
+)
 
 RESULT = Path(__file__).resolve().parent / "results" / "char_lm.json"
 
@@ -88,9 +96,9 @@ def main(cfg, out):
     hidden = matched_hidden(V, cfg["embed"], target)
     hidden["lstm"] = cfg["lstm_hidden"]
     result = {"config": cfg, "commit": _commit(),
-              "corpus": {"source": "book/ch0*.md prose (dlcourse.text.load_corpus)",
-                         "chars": len(text), "vocab_size": V, "train": len(train),
-                         "val": len(val), "test": len(test)},
+              "corpus": {"source": "data/book_prose.txt (dlcourse.text.load_corpus)",
+                         "sha256": corpus_digest(text), "chars": len(text), "vocab_size": V,
+                         "train": len(train), "val": len(val), "test": len(test)},
               "baselines": baselines(train, val, test, V), "runs": []}
     b = result["baselines"]
     print(f"{len(text)} characters, V = {V}; unigram val {b['unigram']['val']:.2f}, "

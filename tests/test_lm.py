@@ -38,8 +38,11 @@ from dlcourse.lm import (
     zero_state,
 )
 from dlcourse.text import (
+    CORPUS,
     Vocabulary,
     bigram_perplexity,
+    book_prose,
+    corpus_digest,
     load_corpus,
     markdown_to_prose,
     split,
@@ -70,11 +73,38 @@ def test_markdown_to_prose_keeps_prose_and_drops_code_maths_and_roles():
 def test_corpus_is_deterministic_prose_with_a_small_vocabulary(corpus):
     text, vocab, _ = corpus
     assert load_corpus() == text
+    assert book_prose() == book_prose()  # the extraction is deterministic
     assert len(text) > 100_000
     assert "```" not in text and "code-cell" not in text and "\\frac" not in text
     assert 40 < vocab.size < 120
     assert vocab.chars == sorted(vocab.chars)
     assert vocab.decode(vocab.encode(text[:500])) == text[:500]
+
+
+def test_the_committed_experiment_was_computed_on_the_frozen_corpus():
+    # Refreezing the corpus (tools/freeze_corpus.py) without rerunning the experiment would
+    # leave the chapter's committed table describing other text than its live cells read.
+    result = json.loads((ROOT / "experiments" / "results" / "char_lm.json").read_text())
+    text = load_corpus()
+    assert result["corpus"]["sha256"] == corpus_digest(text), (
+        "data/book_prose.txt changed since experiments/char_lm.py ran: rerun it")
+    assert result["corpus"]["chars"] == len(text)
+    assert result["corpus"]["vocab_size"] == Vocabulary(text).size
+
+
+def test_the_frozen_corpus_is_the_books_prose_of_its_day():
+    # The snapshot is what book_prose() gave: it starts with the first chapter's prose,
+    # and most of its paragraphs are still in the book (edits change a few).
+    snapshot = load_corpus().splitlines()
+    now = set(book_prose().splitlines())
+    assert snapshot[0] in now
+    assert sum(p in now for p in snapshot) > 0.8 * len(snapshot)
+
+
+def test_a_missing_corpus_snapshot_says_how_to_write_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tools/freeze_corpus.py"):
+        load_corpus(tmp_path / "book_prose.txt")
+    assert CORPUS.name == "book_prose.txt"
 
 
 def test_split_is_contiguous_and_complete():
