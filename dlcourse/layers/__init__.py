@@ -30,6 +30,8 @@ _WHERE = {
             "lstm_last_cell", "gru_step_forward", "gru_step_backward", "gru_forward",
             "gru_backward", "clip_by_global_norm"],
     "embedding": ["embedding_forward", "embedding_backward"],
+    "rnn_stack": ["init_recurrent", "stacked_forward", "stacked_backward",
+                  "bidirectional_forward", "bidirectional_backward"],
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)
