@@ -30,6 +30,13 @@ _WHERE = {
             "lstm_last_cell", "gru_step_forward", "gru_step_backward", "gru_forward",
             "gru_backward", "clip_by_global_norm"],
     "embedding": ["embedding_forward", "embedding_backward"],
+    "dropout": ["dropout_forward", "dropout_backward"],
+    "label_smoothing": ["label_smoothed_loss"],
+    "transformer_blocks": ["padding_mask", "decoder_self_mask", "sequence_layernorm_forward",
+                           "sequence_layernorm_backward", "feed_forward_forward",
+                           "feed_forward_backward", "encoder_block_forward",
+                           "encoder_block_backward", "decoder_block_forward",
+                           "decoder_block_backward", "block_attention_weights"],
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)
