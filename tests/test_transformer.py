@@ -163,6 +163,20 @@ def test_decoder_block_backward_with_both_masks_matches_centred_differences(rng,
     assert sorted(grads) == sorted(p)
 
 
+@pytest.mark.parametrize("norm", ["post", "pre"])
+def test_dropout_acts_on_every_sublayer_in_training_only(rng, norm):
+    p = random_block(rng, 8, 16, cross=True)
+    y, memory = rng.normal(size=(4, 50, 8)), rng.normal(size=(4, 30, 8))
+    test_time = decoder_block_forward(y, memory, p, 2, None, None, norm, 0.5)[0]  # no rng
+    np.testing.assert_array_equal(
+        test_time, decoder_block_forward(y, memory, p, 2, None, None, norm, 0.0, rng)[0])
+    out, cache = decoder_block_forward(y, memory, p, 2, None, None, norm, 0.5, rng)
+    for sublayer in cache[1:]:  # self, cross, feed-forward: (ln, sublayer, dropout mask)
+        assert sublayer[2].shape == y.shape
+        assert np.mean(sublayer[2] == 0) == pytest.approx(0.5, abs=0.03)
+    assert not np.allclose(out, test_time)
+
+
 def test_post_norm_encoder_block_without_dropout_is_the_chapter_block(rng):
     p, x = random_block(rng, 6, 8), rng.normal(size=(2, 5, 6))
     mask = padding_mask(SRC, PAD)
@@ -267,7 +281,7 @@ def test_seq2seq_loss_gradients_match_centred_differences(rng, norm):
 
 
 def test_seq2seq_masks_source_padding_and_the_future_exactly(rng):
-    model = tiny_seq2seq(rng, "pre")
+    model = tiny_seq2seq(rng, "pre")  # (post-norm blocks: test_masked_positions_...)
     src, tgt_in, _ = make_batch([[3, 4, 5], [6, 3, 4, 5, 6]], [[5, 4], [4, 3, 6, 6]], BOS, EOS)
     memory, src_mask = model.encode(src)
     logits = model.decode(memory, src_mask, tgt_in)
@@ -304,11 +318,13 @@ def all_outputs(symbols, max_len):
             yield [*body, EOS] if k < max_len else list(body)
 
 
-def test_beam_search_finds_the_best_output_and_beam_1_is_greedy(rng):
-    """A tiny random model; all 202 outputs of <= 4 tokens over 3 symbols are scored."""
-    model = Seq2SeqTransformer(6, np.random.default_rng(2), d=8, n_heads=2, d_ff=16,
+@pytest.mark.parametrize("seed", [0, 2])
+def test_beam_search_finds_the_best_output_and_beam_1_is_greedy(seed):
+    """Tiny random models; all 202 outputs of <= 4 tokens over 3 symbols are scored.
+    The seeds give best outputs of lengths 1, 2 and 4, some ended by eos and some not."""
+    model = Seq2SeqTransformer(6, np.random.default_rng(seed), d=8, n_heads=2, d_ff=16,
                                n_enc=1, n_dec=1, norm="post", p_drop=0.0)
-    src = np.random.default_rng(2).integers(3, 6, size=(4, 4))
+    src = np.random.default_rng(seed).integers(3, 6, size=(6, 4))
     src[0, 2:] = PAD
     max_len = 4
     outputs = list(all_outputs([3, 4, 5], max_len))
@@ -318,7 +334,7 @@ def test_beam_search_finds_the_best_output_and_beam_1_is_greedy(rng):
         tgt_in[j, : len(y)], tgt_out[j, : len(y)] = [BOS, *y[:-1]], y
     lengths = np.array([len(y) for y in outputs])
     greedy = model.greedy_decode(src, max_len, BOS, EOS)
-    greedy_worse = 0
+    greedy_worse, kinds = 0, set()
     for alpha in (0.0, 1.0):
         seqs, scores = model.beam_search(src, 200, max_len, BOS, EOS, length_penalty=alpha)
         for i in range(len(src)):
@@ -326,10 +342,12 @@ def test_beam_search_finds_the_best_output_and_beam_1_is_greedy(rng):
                                             tgt_in, tgt_out) / lengths ** alpha
             best = int(np.argmax(log_p))
             assert seqs[i].tolist() == outputs[best]
+            kinds.add(outputs[best][-1] == EOS)
             assert scores[i] == pytest.approx(log_p[best], abs=1e-12)
             g = [int(t) for t in greedy[i] if t != PAD]
             greedy_worse += log_p[outputs.index(g)] < log_p[best] - 1e-9
     assert greedy_worse >= 2  # the case is one where search matters
+    assert kinds == {True, False}  # finished and max_len outputs both win somewhere
     narrow, _ = model.beam_search(src, 1, max_len, BOS, EOS)
     for i in range(len(src)):
         assert narrow[i].tolist() == [int(t) for t in greedy[i] if t != PAD]
