@@ -372,7 +372,7 @@ def reverse_batch(rng, n, lo=3, hi=6, vocab=13):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_seq2seq_learns_to_reverse_digit_strings(seed):
     """500 steps of 32 strings (about 3 s of CPU): >= 90% of 200 held-out strings exactly
-    right by greedy decoding (measured 98-100% on seeds 0-2)."""
+    right by greedy decoding (measured 94.5-100% on seeds 0-6)."""
     model = Seq2SeqTransformer(13, np.random.default_rng(seed), d=32, n_heads=4, d_ff=64,
                                n_enc=1, n_dec=1, norm="pre", p_drop=0.0)
     data = np.random.default_rng(seed + 100)
