@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_mlp", "bench_cnn", "bench_conv", "bench_bn", "bench_lstm", "bench_lm",
-              "bench_transformer", "bench_attention", "bench_nas", "bench_grading",
+              "bench_transformer", "bench_seq2seq", "bench_attention", "bench_nas", "bench_grading",
               "bench_validate", "bench_grading_overhead", "bench_dask",
               "bench_book_build"]
 

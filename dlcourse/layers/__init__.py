@@ -32,6 +32,13 @@ _WHERE = {
     "embedding": ["embedding_forward", "embedding_backward"],
     "rnn_stack": ["init_recurrent", "stacked_forward", "stacked_backward",
                   "bidirectional_forward", "bidirectional_backward"],
+    "dropout": ["dropout_forward", "dropout_backward"],
+    "label_smoothing": ["label_smoothed_loss"],
+    "transformer_blocks": ["padding_mask", "decoder_self_mask", "sequence_layernorm_forward",
+                           "sequence_layernorm_backward", "feed_forward_forward",
+                           "feed_forward_backward", "encoder_block_forward",
+                           "encoder_block_backward", "decoder_block_forward",
+                           "decoder_block_backward", "block_attention_weights"],
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -18,16 +18,21 @@ at most two calls of attention_forward while it runs; dq, dk and dv earn 3 point
 import numpy as np
 
 from autograder.ownwork import FINITE_DIFFERENCES, FRAMEWORKS
+from dlcourse.layers import _WHERE
 
 NOTEBOOK = "ps06_attention.ipynb"
 # Every module of the course library that holds a graded answer; the sandbox does not
-# contain them. Chapter 1's affine layer and chapter 4's layer norm are given.
-_REEXPORTED = ("attention_forward", "attention_backward", "causal_mask",
-               "positional_encoding", "multi_head_attention_forward",
-               "multi_head_attention_backward", "transformer_block_forward",
-               "transformer_block_backward")
+# contain them. Chapter 1's affine layer and chapter 4's layer norm are given. The
+# Transformer's blocks, dropout, label smoothing and models (dlcourse.transformer) are
+# chapter 6's too. dlcourse.layers re-exports their functions by name: the names are read
+# from its own table (as in problem set 5), so the local check refuses
+# `from dlcourse.layers import encoder_block_forward` as the sandbox would.
+_LAYER_MODULES = ("attention", "transformer_blocks", "dropout", "label_smoothing")
+_REEXPORTED = tuple(name for module in _LAYER_MODULES for name in _WHERE[module])
 FORBIDDEN_MODULES = ("dlcourse.layers.attention", "dlcourse.models", "dlcourse.train",
-                     "dlcourse.optim", *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
+                     "dlcourse.optim", "dlcourse.transformer",
+                     *(f"dlcourse.layers.{module}" for module in _LAYER_MODULES[1:]),
+                     *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradcheck.py",
                               "layers/__init__.py", "layers/fc.py", "layers/activations.py",
                               "layers/losses.py", "layers/norm.py"]}
