@@ -109,6 +109,13 @@ def run(cfg, log=print):
             "models": [list(m) for m in MODELS], "runs": runs}
 
 
+def write_result(path, result):
+    """The result as compact JSON at path (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
+    print(f"wrote {path}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="a seconds-long run for CI")
@@ -120,10 +127,7 @@ def main(argv=None):
     cfg = dict(TINY if args.tiny else FULL)
     if args.seeds:
         cfg["seeds"] = args.seeds
-    result = run(cfg, log=lambda s: print(s, flush=True))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, separators=(",", ":")) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, run(cfg, log=lambda s: print(s, flush=True)))
 
 
 if __name__ == "__main__":
