@@ -297,3 +297,9 @@ def test_committed_result_is_the_full_run():
     assert len(cfg["seeds"]) >= 3 and cfg["steps"] >= 2000
     assert cfg["sizes"]["test"] >= 2000
     assert {r["attention"] for r in result["runs"]} == {True, False}
+    # the chapter's claim: on the longest inputs every attending run beats every plain one
+    att, plain = (result["summary"][v]["test_by_length"][-1] for v in ("attention",
+                                                                       "no_attention"))
+    assert att["min"] > plain["max"] + 0.2
+    counts = [result["summary"][v]["params"] for v in ("attention", "no_attention")]
+    assert max(counts) <= 1.05 * min(counts)
