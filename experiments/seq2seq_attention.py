@@ -15,7 +15,7 @@ initial weights and the batch order; the task is the same for all runs). Recorde
 exact match on the test set, overall and per input-length bucket, the training curve
 (loss, validation exact match), and CPU seconds (one BLAS thread).
 
-Full run (about 25 minutes of CPU on one core):   python experiments/seq2seq_attention.py
+Full run (about 22 minutes of CPU on one core):   python experiments/seq2seq_attention.py
 Tiny run for CI (seconds):   python experiments/seq2seq_attention.py --tiny --out x.json
 
 The chapter loads the committed result, experiments/results/seq2seq_attention.json.
