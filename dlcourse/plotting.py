@@ -8,6 +8,8 @@ marks, 13.3 px), and :func:`use_book_style` sets font sizes that pass for figure
 the column's width.
 """
 
+import logging
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,8 +33,14 @@ BOOK_STYLE = {
 
 
 def use_book_style():
-    """Set matplotlib's defaults for the book's column (call once per chapter)."""
+    """Set matplotlib's defaults for the book's column (call once per chapter).
+
+    Also quiets matplotlib's font manager: when a glyph is missing from DejaVu it logs one
+    "findfont: ... not found" line per fallback font tried, to stderr, which the book would
+    print under the cell (the fallback itself is harmless).
+    """
     mpl.rcParams.update(BOOK_STYLE)
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
 def smallest_text_px(fig, column_px=COLUMN_PX):

@@ -39,6 +39,7 @@ def test_every_page_of_the_toc_is_built():
 def test_chapters_show_no_errors_or_tracebacks(pages):
     for path, text in pages.items():
         assert "Traceback (most recent call last)" not in text, path
+        assert "findfont:" not in text, f"{path}: matplotlib's font warnings are printed"
 
 
 def chapter_pages():
