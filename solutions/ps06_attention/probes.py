@@ -121,8 +121,8 @@ def decoder_block(ns, y, memory, self_mask, cross_mask, use_self_mask, use_cross
 
 
 def _log_softmax(scores):
-    scores = scores - scores.max(axis=-1, keepdims=True)
-    return scores - np.log(np.exp(scores).sum(axis=-1, keepdims=True))
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def greedy_decode(ns, src, A, B, C, max_len, pad, bos, eos):
