@@ -123,8 +123,17 @@ def _code_lines(source, min_len=14):
 def graded_library_functions():
     """Course-library functions whose source the book must not print (a problem set
     grades them)."""
-    from dlcourse import costs, gradcheck, models, nas
-    from dlcourse.layers import activations, attention, embedding, fc, losses, norm, rnn
+    from dlcourse import costs, gradcheck, models, nas, transformer
+    from dlcourse.layers import (
+        activations,
+        attention,
+        embedding,
+        fc,
+        losses,
+        norm,
+        rnn,
+        transformer_blocks,
+    )
 
     return [fc.affine_forward, fc.affine_backward, activations.relu_backward,
             activations.sigmoid, activations.sigmoid_backward, losses.softmax_loss,
@@ -136,7 +145,11 @@ def graded_library_functions():
             # graded in ps06
             attention.attention_forward, attention.attention_backward,
             attention.multi_head_attention_forward, attention.positional_encoding,
-            attention.transformer_block_forward,
+            attention.transformer_block_forward, attention.multi_head_attention_backward,
+            attention.transformer_block_backward, transformer_blocks.padding_mask,
+            transformer_blocks.decoder_self_mask,
+            transformer_blocks._block_forward,  # decoder_block_forward is a call of it
+            transformer.Seq2SeqTransformer.greedy_decode,
             # graded in ps07
             nas.macro_space_size, nas.micro_cell_count, nas.kendall_tau,
             nas.Controller.update,

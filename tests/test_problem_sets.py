@@ -247,3 +247,256 @@ def test_ps05_scorers_fail_wrong_answers():
             probes.sample_chars({"sample_chars": sampler(mode)}, **arrays), arrays)[0]
             for mode in ("right", "ignore")}
         assert verdicts == {"right": True, "ignore": False}, case
+
+
+def _ps06():
+    a = assignments.load("ps06", ROOT / "solutions")
+    return a, a.load_probes()
+
+
+def _ps06_solution():
+    """The namespace of the solution notebook's answer cells and given cells (the
+    imports, the task and Adam), run in order: no test, check or demo cell."""
+    nb = json.loads(notebook_of(ROOT / "solutions" / "ps06_attention").read_text())
+    ns = {}
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        given = meta.get("locked") and not meta.get("grade")
+        if cell["cell_type"] == "code" and (meta.get("solution") or given):
+            exec("".join(cell["source"]), ns)
+    return ns
+
+
+def test_ps06_held_out_strings_stay_with_the_grader():
+    """The seq2seq model's held-out strings are scorer inputs: the hidden cases have
+    them, the inputs written into the sandbox do not (nor does any array sent there
+    contain them), the release has no private file, and the visible case's strings are
+    not the hidden ones. They are the notebook's task: 3 to 6 digits (ids 3..12), the
+    target their reversal followed by eos, padded with 0."""
+    from autograder.grading import VISIBLE_SEED, case_inputs, sandbox_inputs
+
+    a, _ = _ps06()
+    inputs = case_inputs(a, 2024)
+    sent = sandbox_inputs(a, inputs)
+    for case in ("1", "2"):
+        held = inputs[("seq2seq", case)]
+        assert held["test_src"].shape == (500, 6) and held["test_tgt_out"].shape == (500, 7)
+        assert set(sent[("seq2seq", case)]) == {"seed"}
+        needle = held["test_src"][:40].astype(np.int64).tobytes()
+        for key, arrays in sent.items():
+            for name, arr in arrays.items():
+                assert needle not in np.ascontiguousarray(arr).astype(np.int64).tobytes(), \
+                    (key, name)
+        for src, tgt in zip(held["test_src"], held["test_tgt_out"], strict=True):
+            digits = src[src != 0]
+            assert 3 <= len(digits) <= 6 and digits.min() >= 3 and digits.max() <= 12
+            assert tgt[tgt != 0].tolist() == [*digits[::-1], 2]
+    assert int(inputs[("seq2seq", "1")]["seed"]) != int(inputs[("seq2seq", "2")]["seed"])
+    visible = case_inputs(a, VISIBLE_SEED, visible=True)[("seq2seq", "0")]
+    assert not np.array_equal(visible["test_src"], inputs[("seq2seq", "1")]["test_src"])
+    assert not list((ROOT / "exercises" / "ps06_attention").glob("*.private.*"))
+
+
+def test_ps06_visible_cases_take_every_path_the_hidden_ones_take():
+    """Every kind of hidden case (self- or cross-attention, each mask's presence and
+    shape, the special ids of greedy decoding) has a visible case of the same kind."""
+    from autograder.grading import VISIBLE_SEED, case_inputs
+
+    def kind(arrays):
+        found = []
+        for name, value in sorted(arrays.items()):
+            if value.dtype == bool and value.ndim == 0:
+                found.append((name, bool(value)))
+            elif value.dtype == bool:
+                found.append((name, value.ndim, value.ndim == 3 and value.shape[1] == 1))
+            elif name in ("pad", "bos", "eos"):
+                found.append((name, int(value)))
+        return tuple(found)
+
+    a, _ = _ps06()
+    visible = case_inputs(a, VISIBLE_SEED, visible=True)
+    for seed in (5, 6):
+        hidden = case_inputs(a, seed)
+        for part in a.parts:
+            if part.scorer:
+                continue
+            shown = {kind(x) for (g, _), x in visible.items() if g == part.grade_id}
+            kinds = {kind(x) for (g, _), x in hidden.items() if g == part.grade_id}
+            assert kinds <= shown, part.grade_id
+    mha = {kind(x) for (g, _), x in visible.items() if g == "multi-head-backward"}
+    assert {("self_attention", True) in k for k in mha} == {True, False}  # self and cross
+
+
+def test_ps06_the_graded_model_is_the_librarys():
+    """The reference answer's decoder block, masks, model (forward and every gradient)
+    and greedy decoding are the course library's post-norm Seq2SeqTransformer's, which
+    the part-9 scorer runs: the notebook describes the model that is scored."""
+    from dlcourse.layers.transformer_blocks import decoder_block_forward
+    from dlcourse.transformer import Seq2SeqTransformer
+
+    ns = _ps06_solution()
+    rng = np.random.default_rng(11)
+    model = Seq2SeqTransformer(13, rng, d=8, n_heads=2, d_ff=12, n_enc=2, n_dec=2,
+                               norm="post", p_drop=0.0)
+    for name, w in model.params.items():
+        model.params[name] = w + rng.normal(scale=0.3, size=w.shape)
+    src, tgt_in, tgt_out = ns["make_batch"](*ns["reverse_task"](rng, 6))
+    assert (src == 0).any() and (tgt_in == 0).any()  # padded rows
+    src_mask, tgt_mask = ns["make_masks"](src, tgt_in, 0)
+    y, memory = rng.normal(size=(6, tgt_in.shape[1], 8)), rng.normal(size=(6, src.shape[1], 8))
+    block = {k[len("dec1."):]: w for k, w in model.params.items() if k.startswith("dec1.")}
+    mine = ns["decoder_block_forward"](y, memory, block, 2, tgt_mask, src_mask)[0]
+    library = decoder_block_forward(y, memory, block, 2, tgt_mask[:, None], src_mask[:, None],
+                                    norm="post")[0]
+    np.testing.assert_allclose(mine, library, rtol=1e-10, atol=1e-12)
+    logits = ns["seq2seq_forward"](model.params, 2, src, tgt_in)[0]
+    np.testing.assert_allclose(logits, model.decode(*model.encode(src), tgt_in),
+                               rtol=1e-10, atol=1e-12)
+    loss, grads = ns["seq2seq_loss"](model.params, 2, src, tgt_in, tgt_out)
+    want_loss, want = model.loss(src, tgt_in, tgt_out)
+    assert loss == pytest.approx(want_loss, rel=1e-12) and set(grads) == set(want)
+    for name, g in want.items():
+        np.testing.assert_allclose(grads[name], g, rtol=1e-8, atol=1e-12, err_msg=name)
+
+    def log_probs(source, prefix):
+        scores = ns["seq2seq_forward"](model.params, 2, source, prefix)[0][:, -1]
+        return scores - np.log(np.exp(scores - scores.max(1, keepdims=True)).sum(
+            1, keepdims=True)) - scores.max(1, keepdims=True)
+
+    for max_len in (2, 7):
+        np.testing.assert_array_equal(ns["greedy_decode"](log_probs, src, max_len, 1, 2, 0),
+                                      model.greedy_decode(src, max_len, 1, 2))
+
+
+def test_ps06_scorer_fails_wrong_models():
+    """The reference recipe, trained with the library, passes the scorer; the same model
+    with its cross-attention cut off (it ignores the source), and one trained by the same
+    recipe to copy the source unchanged, fail; so do malformed weights, with a message."""
+    from autograder.grading import case_inputs
+    from dlcourse.transformer import Seq2SeqTransformer, train_transformer
+
+    a, probes = _ps06()
+    held = case_inputs(a, 99)[("seq2seq", "1")]
+    ns = _ps06_solution()
+
+    def trained(task):
+        model = Seq2SeqTransformer(13, np.random.default_rng(3), d=32, n_heads=4, d_ff=64,
+                                   n_enc=1, n_dec=1, norm="post", p_drop=0.0)
+        data = np.random.default_rng(4)
+
+        def batch():
+            sources, targets = ns["reverse_task"](data, 32)
+            return ns["make_batch"](sources, targets if task == "reverse" else sources)
+
+        def rate(step):
+            return 1e-2 * min(step / 40, (401 - step) / 361)
+
+        train_transformer(model, batch, 400, lr=rate, clip=1.0)
+        return {**model.params, "n_heads": np.int64(4)}
+
+    def score(outputs):
+        return probes.score_seq2seq(outputs, held)
+
+    reverser = trained("reverse")
+    ok, message = score(reverser)
+    assert ok, message
+    deaf = {**reverser, "dec0.cross_Wo": np.zeros((32, 32)), "dec0.cross_bo": np.zeros(32)}
+    ok, message = score(deaf)
+    assert not ok and float(message.split("exact match ")[1].split("%")[0]) < 10, message
+    copier = trained("copy")
+    model, _ = probes._model_problem(copier)
+    src = held["test_src"]
+    copies = np.zeros_like(held["test_tgt_out"])  # each source unchanged, then eos
+    copies[:, :6] = src
+    copies[np.arange(len(src)), (src != 0).sum(axis=1)] = 2
+    assert probes.exact_match(model, src, copies) > 0.9  # it learned its own task
+    ok, message = score(copier)
+    assert not ok and float(message.split("exact match ")[1].split("%")[0]) < 10, message
+
+    broken = {k: v for k, v in reverser.items() if k != "dec0.cross_Wq"}
+    assert score(broken) == (False, "params lack dec0.cross_Wq")
+    assert score({**reverser, "enc0.W2": np.zeros((64, 31))}) == (
+        False, "params['enc0.W2'] has shape (64, 31), expected (64, 32)")
+    ok, message = score({**reverser, "E": np.full((13, 32), np.nan)})
+    assert not ok and "NaN" in message
+    ok, message = score({**reverser, "n_heads": np.int64(5)})
+    assert not ok and "multiple of n_heads" in message
+
+
+def test_ps06_greedy_and_mask_checks_fail_wrong_answers():
+    """A greedy decoder that ignores eos, one that always runs max_len steps, one that
+    may choose pad or bos, and one that leaves done rows unpadded each give a wrong
+    answer on some hidden case, for several secret seeds; the right one gives the
+    reference answer's. Masks without the causal part or the target padding fail."""
+    from autograder.grading import case_inputs
+
+    a, probes = _ps06()
+    ns = _ps06_solution()
+
+    def decoder(flaw=None):
+        def greedy_decode(next_log_probs, src, max_len, bos, eos, pad=0):
+            prefix = np.full((len(src), 1), bos)
+            done = np.zeros(len(src), dtype=bool)
+            for _ in range(max_len):
+                log_p = np.array(next_log_probs(src, prefix))
+                if flaw != "specials":
+                    log_p[:, [pad, bos]] = -np.inf
+                token = log_p.argmax(axis=1)
+                if flaw != "unpadded":
+                    token = np.where(done, pad, token)
+                prefix = np.concatenate([prefix, token[:, None]], axis=1)
+                if flaw != "eos":
+                    done |= token == eos
+                if done.all() and flaw != "no stop":
+                    break
+            return prefix[:, 1:]
+        return greedy_decode
+
+    for seed in (1, 2, 3):
+        inputs = case_inputs(a, seed)
+        cases = [inputs[("greedy-decode", c)] for c in ("1", "2", "3")]
+        right = [probes.greedy_decode(ns, **x)["ids"] for x in cases]
+        mine = [probes.greedy_decode({"greedy_decode": decoder()}, **x)["ids"] for x in cases]
+        assert all(np.array_equal(r, m) for r, m in zip(right, mine, strict=True))
+        assert right[1].shape[1] < int(cases[1]["max_len"])  # every row ended early
+        for flaw in ("eos", "no stop", "specials", "unpadded"):
+            wrong = [probes.greedy_decode({"greedy_decode": decoder(flaw)}, **x)["ids"]
+                     for x in cases]
+            assert not all(r.shape == w.shape and np.array_equal(r, w)
+                           for r, w in zip(right, wrong, strict=True)), (seed, flaw)
+
+        for case in ("1", "2", "3"):
+            x = inputs[("make-masks", case)]
+            right = probes.make_masks(ns, **x)["tgt_mask"]
+            for wrong in (masks_without("causal"), masks_without("padding")):
+                got = probes.make_masks({"make_masks": wrong}, **x)["tgt_mask"]
+                assert got.shape == right.shape and not np.array_equal(got, right), case
+
+
+def masks_without(what):
+    """make_masks whose target mask lacks its causal or its padding part."""
+    def make_masks(src, tgt_in, pad):
+        n, t = tgt_in.shape
+        causal = np.tril(np.ones((t, t), dtype=bool))
+        real = (tgt_in != pad)[:, None, :]
+        tgt_mask = np.broadcast_to(real if what == "causal" else causal, (n, t, t))
+        return (src != pad)[:, None, :], tgt_mask
+    return make_masks
+
+
+def test_ps06_backward_by_finite_differences_scores_nothing():
+    """The multi-head and block backward passes may not estimate their gradients: a
+    numerical gradient is a shortcut, and so is running the forward pass over and over."""
+    from autograder import ownwork
+
+    a, _ = _ps06()
+    rules = {p.grade_id: p.own_work for p in a.parts}
+    cells = ["from dlcourse.gradcheck import eval_numerical_gradient_array",
+             "def multi_head_attention_backward(dout, cache):\n"
+             "    return eval_numerical_gradient_array(lambda z: z, cache, dout)\n"]
+    found = ownwork.check(cells, rules)
+    assert "multi-head-backward" in found and "finite differences" in found[
+        "multi-head-backward"]
+    for gid in ("multi-head-backward", "transformer-block-backward"):
+        assert rules[gid]["calls"]["attention_forward"] == 8
+        assert max(rules[gid]["calls"].values()) == 8
