@@ -11,7 +11,7 @@ also compare the cells at equal time: a GRU or RNN step is cheaper than an LSTM 
 parameter count. Baselines: unigram and bigram models with add-one smoothing, counted
 on the same training text and scored on the same validation and test text.
 
-Full run (about 6 minutes of CPU on one core):   python experiments/char_lm.py
+Full run (about 15 minutes of CPU on one core):  python experiments/char_lm.py
 Tiny run for CI (seconds):                python experiments/char_lm.py --tiny --out x.json
 
 The chapter loads the committed result, experiments/results/char_lm.json. Perplexities
@@ -40,7 +40,7 @@ from dlcourse.text import (
 
 RESULT = Path(__file__).resolve().parent / "results" / "char_lm.json"
 
-FULL = dict(seeds=[0, 1, 2], lstm_hidden=96, embed=24, seq_len=64, batch=32, steps=1200,
+FULL = dict(seeds=[0, 1, 2], lstm_hidden=96, embed=24, seq_len=64, batch=32, steps=3000,
             eval_every=100, learning_rate=3e-3, clip=1.0, fractions=[0.8, 0.1, 0.1])
 TINY = dict(seeds=[0, 1], lstm_hidden=12, embed=8, seq_len=16, batch=8, steps=30,
             eval_every=10, learning_rate=1e-2, clip=1.0, fractions=[0.8, 0.1, 0.1])
