@@ -22,7 +22,7 @@ the loss curve averaged in blocks of 20 steps (b_1, b_2, ...):
 The question (a helper's result on a toy reversal task was: 3+3 post-LN diverges at 1e-2
 without warm-up, pre-LN trains, warm-up rescues post-LN) is whether the same holds here.
 
-Full run (about 20 minutes of CPU on one core):   python experiments/transformer_norm.py
+Full run (about 9 minutes of CPU on one core):   python experiments/transformer_norm.py
 Tiny run for CI (seconds):   python experiments/transformer_norm.py --tiny --out x.json
 
 Result: experiments/results/transformer_norm.json.
@@ -53,7 +53,7 @@ RESULT = Path(__file__).resolve().parent / "results" / "transformer_norm.json"
 FULL = dict(task_seed=0, sizes={"train": 40000, "val": 500, "test": 3000}, max_digits=9,
             seeds=[0, 1], norms=["pre", "post"], learning_rates=[1e-3, 3e-3, 1e-2],
             depths=[1, 3], d=32, n_heads=4, d_ff=96, p_drop=0.1, label_smoothing=0.1,
-            batch_size=32, steps=400, warmup=100, clip=1.0, block=20, final_window=50,
+            batch_size=32, steps=200, warmup=50, clip=1.0, block=20, final_window=50,
             spike_nats=0.5, diverge_ratio=0.9)
 TINY = dict(task_seed=0, sizes={"train": 300, "val": 40, "test": 40}, max_digits=4,
             seeds=[0, 1], norms=["pre", "post"], learning_rates=[1e-3, 1e-2], depths=[1, 2],
