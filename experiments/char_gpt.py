@@ -24,14 +24,12 @@ Tiny run for CI (seconds):   python experiments/char_gpt.py --tiny --out x.json
 Result: experiments/results/char_gpt.json.
 """
 
-import argparse
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from common import commit_of_checkout, run_cli, write_result  # experiments/common.py
 
 from dlcourse.layers.rnn import clip_by_global_norm
 from dlcourse.optim import adam
@@ -48,14 +46,6 @@ TINY = dict(seeds=[0, 1], d=16, n_heads=2, d_ff=32, n_layers=1, context=16, batc
             steps=20, eval_every=10, learning_rate=1e-2, warmup=5, clip=1.0,
             fractions=[0.8, 0.1, 0.1], eval_chars=2000)
 
-
-def _commit():
-    """The checkout's commit (the corpus is its book), or None outside git."""
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _stats(values):
@@ -115,7 +105,7 @@ def main(cfg, out):
     train_ids, val_ids, test_ids = split(vocab.encode(text), cfg["fractions"])
     if "eval_chars" in cfg:  # tiny runs score a prefix only
         val_ids, test_ids = val_ids[: cfg["eval_chars"]], test_ids[: cfg["eval_chars"]]
-    result = {"config": cfg, "commit": _commit(),
+    result = {"config": cfg, "commit": commit_of_checkout(),
               "corpus": {"source": "data/book_prose.txt (dlcourse.text.load_corpus)",
                          "sha256": corpus_digest(text), "chars": len(text), "vocab_size": V,
                          "train": len(train_ids), "val": len(val_ids),
@@ -141,15 +131,8 @@ def main(cfg, out):
         result["summary"]["lstm"] = {k: lstm[k] for k in ("params", "val_ppl_mean",
                                                           "val_ppl_std", "test_ppl_mean",
                                                           "test_ppl_std", "seconds_mean")}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(out, result)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="a CI-sized run (seconds)")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
-    with threadpool_limits(limits=1):  # one BLAS thread: times comparable across machines
-        main(TINY if args.tiny else FULL, args.out)
+    run_cli(__doc__, main, FULL, TINY, RESULT)

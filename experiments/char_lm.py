@@ -19,14 +19,11 @@ depend on the text, so the corpus is the frozen snapshot data/book_prose.txt and
 records its SHA-256 (and the commit it was computed at).
 """
 
-import argparse
-import json
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from common import commit_of_checkout, run_cli, write_result  # experiments/common.py
 
 from dlcourse.lm import CELLS, lm_param_count, matched_hidden, perplexity, train_lm
 from dlcourse.text import (
@@ -45,14 +42,6 @@ FULL = dict(seeds=[0, 1, 2], lstm_hidden=96, embed=24, seq_len=64, batch=32, ste
 TINY = dict(seeds=[0, 1], lstm_hidden=12, embed=8, seq_len=16, batch=8, steps=30,
             eval_every=10, learning_rate=1e-2, clip=1.0, fractions=[0.8, 0.1, 0.1])
 
-
-def _commit():
-    """The checkout's commit (the corpus is its book), or None outside git."""
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def baselines(train, val, test, V):
@@ -95,7 +84,7 @@ def main(cfg, out):
     target = lm_param_count("lstm", V, cfg["lstm_hidden"], cfg["embed"])
     hidden = matched_hidden(V, cfg["embed"], target)
     hidden["lstm"] = cfg["lstm_hidden"]
-    result = {"config": cfg, "commit": _commit(),
+    result = {"config": cfg, "commit": commit_of_checkout(),
               "corpus": {"source": "data/book_prose.txt (dlcourse.text.load_corpus)",
                          "sha256": corpus_digest(text), "chars": len(text), "vocab_size": V,
                          "train": len(train), "val": len(val), "test": len(test)},
@@ -121,15 +110,8 @@ def main(cfg, out):
                   f"val {run['final_val_ppl']:.2f} test {run['test_ppl']:.2f} in "
                   f"{hist['seconds'][-1]:.1f} s", flush=True)
     result["summary"] = summarise(result["runs"], cells)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(out, result)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="a CI-sized run (seconds)")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
-    with threadpool_limits(limits=1):  # one BLAS thread: times comparable across machines
-        main(TINY if args.tiny else FULL, args.out)
+    run_cli(__doc__, main, FULL, TINY, RESULT)

@@ -27,7 +27,8 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from long_range import train_recall, write_result  # noqa: E402
+from common import write_result  # noqa: E402
+from long_range import train_recall  # noqa: E402
 
 RESULT = Path(__file__).resolve().parent / "results" / "forget_bias.json"
 
@@ -96,7 +97,7 @@ def main(argv=None):
             cfg["seeds"] = args.seeds
         with threadpool_limits(limits=1):  # one BLAS thread, as the other experiments
             result = run(cfg, log=lambda s: print(s, flush=True))
-    write_result(args.out, result)
+    write_result(args.out, result, compact=True)
 
 
 if __name__ == "__main__":

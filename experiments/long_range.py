@@ -19,11 +19,11 @@ The chapter loads the committed result, experiments/results/long_range.json.
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from common import write_result  # experiments/common.py
 
 from dlcourse.layers import clip_by_global_norm
 from dlcourse.models import SequenceClassifier
@@ -109,13 +109,6 @@ def run(cfg, log=print):
             "models": [list(m) for m in MODELS], "runs": runs}
 
 
-def write_result(path, result):
-    """The result as compact JSON at path (folders made as needed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
-    print(f"wrote {path}")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="a seconds-long run for CI")
@@ -127,7 +120,7 @@ def main(argv=None):
     cfg = dict(TINY if args.tiny else FULL)
     if args.seeds:
         cfg["seeds"] = args.seeds
-    write_result(args.out, run(cfg, log=lambda s: print(s, flush=True)))
+    write_result(args.out, run(cfg, log=lambda s: print(s, flush=True)), compact=True)
 
 
 if __name__ == "__main__":

@@ -21,14 +21,11 @@ Tiny run for CI (seconds):   python experiments/seq2seq_attention.py --tiny --ou
 The chapter loads the committed result, experiments/results/seq2seq_attention.json.
 """
 
-import argparse
-import json
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from common import commit_of_checkout, run_cli, write_result  # experiments/common.py
 
 from dlcourse.seq2seq import (
     attention_map,
@@ -51,14 +48,6 @@ TINY = dict(task_seed=0, sizes={"train": 300, "val": 40, "test": 100}, max_digit
             steps=20, learning_rate=1e-2, learning_rate_end=1e-3, clip=1.0, eval_every=10,
             edges=list(DEFAULT_EDGES))
 
-
-def _commit():
-    """The checkout's commit, or None outside git."""
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def hidden_sizes(cfg, Vs, Vt):
@@ -103,7 +92,7 @@ def main(cfg, out):
     max_len = 1 + task.max_lengths()[1]
     hidden = hidden_sizes(cfg, sv.size, tv.size)
     lengths = [len(s) for s, _ in task.test]
-    result = {"config": cfg, "commit": _commit(), "task": task.description,
+    result = {"config": cfg, "commit": commit_of_checkout(), "task": task.description,
               "test_length_buckets": accuracy_by_length(lengths, np.ones(len(lengths)),
                                                         cfg["edges"]),
               "runs": []}
@@ -143,15 +132,8 @@ def main(cfg, out):
                   f" [by length: {by_len}] in {hist['seconds'][-1]:.0f} s", flush=True)
     result["summary"] = summarise(result["runs"])
     result["cpu_seconds_total"] = time.process_time() - start
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out} ({result['cpu_seconds_total']:.0f} s of CPU)")
+    write_result(out, result, note=f" ({result['cpu_seconds_total']:.0f} s of CPU)")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="a CI-sized run (seconds)")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
-    with threadpool_limits(limits=1):  # one BLAS thread: times comparable across machines
-        main(TINY if args.tiny else FULL, args.out)
+    run_cli(__doc__, main, FULL, TINY, RESULT)

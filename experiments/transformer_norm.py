@@ -28,25 +28,21 @@ Tiny run for CI (seconds):   python experiments/transformer_norm.py --tiny --out
 Result: experiments/results/transformer_norm.json.
 """
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from common import commit_of_checkout, run_cli, write_result  # experiments/common.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from transformer_numbers import (  # noqa: E402
     JointTask,
-    _commit,
     build_model,
     greedy_exact,
+    task_of,
     train,
 )
-
-from dlcourse.seq2seq_data import make_task  # noqa: E402
 
 RESULT = Path(__file__).resolve().parent / "results" / "transformer_norm.json"
 
@@ -99,11 +95,9 @@ def summarise(runs, cfg):
 
 def main(cfg, out):
     start = time.process_time()
-    sizes = cfg["sizes"]
-    task = make_task(cfg["task_seed"], sizes["train"], sizes["val"], sizes["test"],
-                     max_digits=cfg["max_digits"])
+    task = task_of(cfg)
     jt = JointTask(task)
-    result = {"config": cfg, "commit": _commit(), "task": task.description, "runs": []}
+    result = {"config": cfg, "commit": commit_of_checkout(), "task": task.description, "runs": []}
     for seed in cfg["seeds"]:
         for norm, depth, lr, warmup in settings(cfg):
             model = build_model(dict(cfg, n_enc=depth, n_dec=depth), jt.vocab, seed, norm)
@@ -129,15 +123,8 @@ def main(cfg, out):
                   f"spiked {spiked} ({hist['train_seconds']:.0f} s)", flush=True)
     result["summary"] = summarise(result["runs"], cfg)
     result["cpu_seconds_total"] = time.process_time() - start
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out} ({result['cpu_seconds_total']:.0f} s of CPU)")
+    write_result(out, result, note=f" ({result['cpu_seconds_total']:.0f} s of CPU)")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="a CI-sized run (seconds)")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
-    with threadpool_limits(limits=1):  # one BLAS thread: times comparable across machines
-        main(TINY if args.tiny else FULL, args.out)
+    run_cli(__doc__, main, FULL, TINY, RESULT)

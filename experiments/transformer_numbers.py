@@ -35,11 +35,11 @@ The chapter loads the committed result, experiments/results/transformer_numbers.
 
 import argparse
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+from common import commit_of_checkout, write_result  # experiments/common.py
 from threadpoolctl import threadpool_limits
 
 from dlcourse.layers.rnn import clip_by_global_norm
@@ -61,14 +61,6 @@ TINY = dict(task_seed=0, sizes={"train": 300, "val": 40, "test": 60}, max_digits
             lr_factor=1.0, clip=1.0, beam=2, eval_every=10, target_exact=0.95,
             edges=list(DEFAULT_EDGES))
 
-
-def _commit():
-    """The checkout's commit, or None outside git."""
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _stats(values):
@@ -234,8 +226,7 @@ def gru_reference():
 
 
 def write(result, out):
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(out, result)
 
 
 def merge(paths, out):
@@ -255,14 +246,19 @@ def merge(paths, out):
     print(f"wrote {out}: seeds {result['config']['seeds']}")
 
 
+def task_of(cfg):
+    """The numbers task of cfg (the same seed and split as seq2seq_attention.py)."""
+    sizes = cfg["sizes"]
+    return make_task(cfg["task_seed"], sizes["train"], sizes["val"], sizes["test"],
+                     max_digits=cfg["max_digits"])
+
+
 def main(cfg, out):
     start = time.process_time()
-    sizes = cfg["sizes"]
-    task = make_task(cfg["task_seed"], sizes["train"], sizes["val"], sizes["test"],
-                     max_digits=cfg["max_digits"])
+    task = task_of(cfg)
     jt = JointTask(task)
     lengths = [len(s) for s, _ in task.test]
-    result = {"config": cfg, "commit": _commit(), "task": task.description,
+    result = {"config": cfg, "commit": commit_of_checkout(), "task": task.description,
               "joint_vocab_size": jt.vocab, "gru_reference": gru_reference(), "runs": []}
     for seed in cfg["seeds"]:
         t0 = time.process_time()
