@@ -128,6 +128,16 @@ def test_sets_exist():
 
 
 @pytest.mark.parametrize("name", SETS)
+def test_released_code_fits_the_books_code_column(name):
+    # The book shows each released notebook; a code line over 78 characters overflows the
+    # narrowest code column (the browser test's 1300 px page, with both sidebars).
+    nb = json.loads((ROOT / "exercises" / name / f"{name}.ipynb").read_text())
+    long = [(i, len(line)) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines() if len(line) > 78]
+    assert long == [], f"{name}: (cell, length) of lines over 78 characters: {long}"
+
+
+@pytest.mark.parametrize("name", SETS)
 def test_notebook_states_the_grading_rules(name):
     """What the grader applies is said in the notebook: the split of a part's points
     over its outputs (in its test cell), the shortcuts that score 0 and the dtype (in the
