@@ -39,8 +39,8 @@ from dlcourse.transformer import CharTransformerLM, random_windows
 RESULT = Path(__file__).resolve().parent / "results" / "char_gpt.json"
 LSTM_RESULT = Path(__file__).resolve().parent / "results" / "char_lm.json"
 
-FULL = dict(seeds=[0, 1], d=56, n_heads=4, d_ff=112, n_layers=2, context=64, batch=32,
-            steps=575, eval_every=25, learning_rate=3e-3, warmup=50, clip=1.0,
+FULL = dict(seeds=[0, 1, 2], d=56, n_heads=4, d_ff=112, n_layers=2, context=64, batch=32,
+            steps=1330, eval_every=50, learning_rate=3e-3, warmup=50, clip=1.0,
             fractions=[0.8, 0.1, 0.1])
 TINY = dict(seeds=[0, 1], d=16, n_heads=2, d_ff=32, n_layers=1, context=16, batch=8,
             steps=20, eval_every=10, learning_rate=1e-2, warmup=5, clip=1.0,

@@ -27,12 +27,41 @@ def write_result(path, result, compact=False, note=""):
     print(f"wrote {path}{note}")
 
 
-def run_cli(doc, main, full, tiny, default_out):
+def merge_results(paths, out, summarise):
+    """One result from runs of the same config with different seeds (in the order given):
+    runs concatenated, commits listed, CPU seconds added, ``summarise(runs, config)``
+    recomputed. Refuses parts whose configs differ in anything but the seeds."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    strip = lambda c: {k: v for k, v in c.items() if k != "seeds"}  # noqa: E731
+    if any(strip(p["config"]) != strip(parts[0]["config"]) for p in parts):
+        raise SystemExit("configs differ (other than seeds): refusing to merge")
+    result = dict(parts[0])
+    result["config"] = dict(parts[0]["config"],
+                            seeds=[s for p in parts for s in p["config"]["seeds"]])
+    result["commit"] = [p["commit"] for p in parts]
+    result["runs"] = [r for p in parts for r in p["runs"]]
+    result["summary"] = summarise(result["runs"], result["config"])
+    result["cpu_seconds_total"] = sum(p["cpu_seconds_total"] for p in parts)
+    write_result(out, result, note=f": seeds {result['config']['seeds']}")
+
+
+def run_cli(doc, main, full, tiny, default_out, summarise=None):
     """``main(cfg, out)`` with the full or --tiny config, on one BLAS thread (so CPU times
-    compare across machines and runs)."""
+    compare across machines and runs). With ``summarise`` (runs, config -> summary), seeds
+    can run in separate processes (``--seeds``) and be merged afterwards (``--merge``)."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="a CI-sized run (seconds)")
     parser.add_argument("--out", type=Path, default=default_out)
+    if summarise is not None:
+        parser.add_argument("--seeds", type=int, nargs="+", help="run only these seeds")
+        parser.add_argument("--merge", type=Path, nargs="+", metavar="RESULT",
+                            help="merge these result files (same config, other seeds)")
     args = parser.parse_args()
+    if getattr(args, "merge", None):
+        merge_results(args.merge, args.out, summarise)
+        return
+    cfg = tiny if args.tiny else full
+    if getattr(args, "seeds", None):
+        cfg = dict(cfg, seeds=args.seeds)
     with threadpool_limits(limits=1):
-        main(tiny if args.tiny else full, args.out)
+        main(cfg, args.out)

@@ -4,7 +4,7 @@ Task and model: those of experiments/transformer_numbers.py (the numbers task, s
 the same split; width d = 32, 4 heads, d_ff = 96, dropout 0.1, label smoothing 0.1), but
 short budgets and smaller batches, and a constant Adam learning rate with no warm-up.
 Grid: layer norm placement (pre, post) x learning rate (1e-3, 3e-3, 1e-2) x depth (1
-encoder + 1 decoder block, 3 + 3) x 2 seeds; then, at the highest rate only, the same
+encoder + 1 decoder block, 3 + 3) x 3 seeds; then, at the highest rate only, the same
 with a linear warm-up (the rate rises from 0 over ``warmup`` steps, then stays constant
 at the same peak), for both placements and depths. The seed sets the initial weights,
 the batch order and the dropout masks; everything else is the same for all runs.
@@ -22,7 +22,9 @@ the loss curve averaged in blocks of 20 steps (b_1, b_2, ...):
 The question (a helper's result on a toy reversal task was: 3+3 post-LN diverges at 1e-2
 without warm-up, pre-LN trains, warm-up rescues post-LN) is whether the same holds here.
 
-Full run (about 9 minutes of CPU on one core):   python experiments/transformer_norm.py
+Full run (about 40 minutes of CPU; seeds can run in separate processes and be merged):
+    python experiments/transformer_norm.py --seeds 0 --out a.json   # and 1, 2
+    python experiments/transformer_norm.py --merge a.json b.json c.json
 Tiny run for CI (seconds):   python experiments/transformer_norm.py --tiny --out x.json
 
 Result: experiments/results/transformer_norm.json.
@@ -47,9 +49,9 @@ from transformer_numbers import (  # noqa: E402
 RESULT = Path(__file__).resolve().parent / "results" / "transformer_norm.json"
 
 FULL = dict(task_seed=0, sizes={"train": 40000, "val": 500, "test": 3000}, max_digits=9,
-            seeds=[0, 1], norms=["pre", "post"], learning_rates=[1e-3, 3e-3, 1e-2],
+            seeds=[0, 1, 2], norms=["pre", "post"], learning_rates=[1e-3, 3e-3, 1e-2],
             depths=[1, 3], d=32, n_heads=4, d_ff=96, p_drop=0.1, label_smoothing=0.1,
-            batch_size=32, steps=200, warmup=50, clip=1.0, block=20, final_window=50,
+            batch_size=32, steps=600, warmup=100, clip=1.0, block=20, final_window=50,
             spike_nats=0.5, diverge_ratio=0.9)
 TINY = dict(task_seed=0, sizes={"train": 300, "val": 40, "test": 40}, max_digits=4,
             seeds=[0, 1], norms=["pre", "post"], learning_rates=[1e-3, 1e-2], depths=[1, 2],
@@ -127,4 +129,4 @@ def main(cfg, out):
 
 
 if __name__ == "__main__":
-    run_cli(__doc__, main, FULL, TINY, RESULT)
+    run_cli(__doc__, main, FULL, TINY, RESULT, summarise=summarise)
