@@ -11,14 +11,16 @@ Adam (beta2 0.98, eps 1e-9) with a linear warm-up to a constant rate, gradient c
 the seed sets the initial weights and the windows drawn.
 
 Recorded per seed: validation perplexity every eval_every steps against step and training
-CPU seconds (evaluation excluded, chapter 5's convention), and the final validation and
-test perplexity. Perplexity is CharTransformerLM.perplexity: windows of ``context``
-characters every context/2, each prediction scored once and seeing at least context/2
-characters before it. The comparison is not quite like for like: the Transformer's
-context window is fixed (it never sees more than ``context`` characters back), while the
+CPU seconds (evaluation excluded, chapter 5's convention), the final validation and test
+perplexity, and samples of sample_chars characters after chapter 5's prompt "The network"
+at temperatures 0.3 and 1 (seeded, so they repeat on this machine). Perplexity is
+CharTransformerLM.perplexity: windows of ``context`` characters every context/2, each
+prediction scored once and seeing at least context/2 characters before it. The comparison
+is not quite like for like: the Transformer's context window is fixed (it never sees more
+than ``context`` characters back), while the
 LSTM carries its state through the whole validation or test stream.
 
-Full run (a few minutes of CPU on one core):   python experiments/char_gpt.py
+Full run (about 6 minutes of CPU on one core):   python experiments/char_gpt.py
 Tiny run for CI (seconds):   python experiments/char_gpt.py --tiny --out x.json
 
 Result: experiments/results/char_gpt.json.
@@ -41,10 +43,11 @@ LSTM_RESULT = Path(__file__).resolve().parent / "results" / "char_lm.json"
 
 FULL = dict(seeds=[0, 1, 2], d=56, n_heads=4, d_ff=112, n_layers=2, context=64, batch=32,
             steps=1330, eval_every=50, learning_rate=3e-3, warmup=50, clip=1.0,
-            fractions=[0.8, 0.1, 0.1])
+            fractions=[0.8, 0.1, 0.1], sample_chars=120)
 TINY = dict(seeds=[0, 1], d=16, n_heads=2, d_ff=32, n_layers=1, context=16, batch=8,
             steps=20, eval_every=10, learning_rate=1e-2, warmup=5, clip=1.0,
-            fractions=[0.8, 0.1, 0.1], eval_chars=2000)
+            fractions=[0.8, 0.1, 0.1], eval_chars=2000, sample_chars=10)
+SAMPLE_PROMPT, SAMPLE_TEMPERATURES = "The network", (0.3, 1.0)  # chapter 5's prompt
 
 
 
@@ -116,6 +119,9 @@ def main(cfg, out):
         model, hist = train_lm(cfg, V, train_ids, val_ids, seed)
         run = {"seed": seed, "params": model.n_params(), **hist,
                "final_val_ppl": hist["val_ppl"][-1], "test_ppl": model.perplexity(test_ids),
+               "samples": {str(tau): model.sample(vocab, SAMPLE_PROMPT, cfg["sample_chars"],
+                                                  tau, np.random.default_rng(0))
+                           for tau in SAMPLE_TEMPERATURES},
                "cpu_seconds_total": time.process_time() - t0}
         result["runs"].append(run)
         print(f"seed {seed} ({run['params']} params): val {run['final_val_ppl']:.3f} test "
