@@ -84,3 +84,69 @@ def test_norm_labels_follow_the_docstring():
     assert labels([3, 3, 1, 1, 2, 2, 0.5, 0.5], cfg)[:2] == (False, True)
     assert labels([3, 3, 1, 1, 3, 3], cfg)[:2] == (True, False)
     assert labels([3, float("nan")], cfg)[:2] == (True, False)
+
+
+def run_cli(name, tmp_path, *args):
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / f"{name}.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    return proc
+
+
+def test_seeds_run_apart_merge_into_one_result(tmp_path):
+    """--seeds in two processes, then --merge: the runs of both, the summary recomputed."""
+    for seed in (0, 1):
+        proc = run_cli("transformer_norm", tmp_path, "--tiny", "--seeds", seed,
+                       "--out", tmp_path / f"s{seed}.json")
+        assert proc.returncode == 0, proc.stderr
+    whole = run_tiny("transformer_norm", tmp_path)
+    proc = run_cli("transformer_norm", tmp_path, "--merge", tmp_path / "s0.json",
+                   tmp_path / "s1.json", "--out", tmp_path / "merged.json")
+    assert proc.returncode == 0, proc.stderr
+    merged = json.loads((tmp_path / "merged.json").read_text())
+    assert merged["config"] == whole["config"]
+    assert [r["seed"] for r in merged["runs"]] == [r["seed"] for r in whole["runs"]]
+    assert len(merged["commit"]) == 2
+    for a, b in zip(merged["summary"], whole["summary"], strict=True):
+        assert (a["norm"], a["depth"], a["lr"], a["warmup"], a["runs"]) == (
+            b["norm"], b["depth"], b["lr"], b["warmup"], b["runs"]) and a["runs"] == 2
+
+
+def test_merge_refuses_results_of_other_configs(tmp_path):
+    part = run_tiny("transformer_norm", tmp_path)
+    other = dict(part, config=dict(part["config"], steps=part["config"]["steps"] + 1))
+    (tmp_path / "a.json").write_text(json.dumps(part))
+    (tmp_path / "b.json").write_text(json.dumps(other))
+    proc = run_cli("transformer_norm", tmp_path, "--merge", "a.json", "b.json",
+                   "--out", "m.json")
+    assert proc.returncode != 0 and "configs differ" in proc.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_char_gpt_records_samples_after_chapter_5s_prompt(tmp_path):
+    result = run_tiny("char_gpt", tmp_path)
+    for run in result["runs"]:
+        assert set(run["samples"]) == {"0.3", "1.0"}
+        assert all(len(t) == result["config"]["sample_chars"] for t in run["samples"].values())
+
+
+def committed(name):
+    return json.loads((EXPERIMENTS / "results" / f"{name}.json").read_text())
+
+
+def test_committed_transformer_and_gru_runs_have_the_same_budget_in_steps():
+    """Chapter 6 puts them side by side at the same number of updates of the same batch."""
+    tfm, gru = committed("transformer_numbers"), committed("seq2seq_attention")
+    assert tfm["config"]["steps"] == gru["config"]["steps"]
+    assert tfm["config"]["batch_size"] == gru["config"]["batch_size"]
+    assert tfm["config"]["task_seed"] == gru["config"]["task_seed"]
+    assert tfm["config"]["sizes"] == gru["config"]["sizes"]
+    assert len(tfm["runs"]) == len(tfm["config"]["seeds"]) >= 3
+
+
+def test_committed_char_gpt_budget_is_the_lstms_cpu_time():
+    """Its steps were chosen for about the CPU time of chapter 5's committed LSTM runs."""
+    gpt, lm = committed("char_gpt"), committed("char_lm")
+    ours = sum(r["seconds"][-1] for r in gpt["runs"]) / len(gpt["runs"])
+    lstm = lm["summary"]["lstm"]["seconds_mean"]
+    assert abs(ours / lstm - 1) < 0.35
+    assert gpt["lstm_reference"]["config"] == lm["config"]
