@@ -30,6 +30,7 @@ from dlcourse.layers import (
     tanh_backward,
     tanh_forward,
 )
+from dlcourse.layers.conv import _fold, _unfold, conv_backward_im2col, conv_forward_im2col
 from dlcourse.optim import adam
 
 OPS = ("relu", "tanh", "sigmoid", "linear", "skip")
@@ -176,3 +177,115 @@ def stand_alone_accuracy(arch, data, seed, steps, split="val", n_nodes=None, wid
     net = DagNet(rng, n_nodes or len(arch), width)
     train(net, data, rng, steps, lambda _: arch, lr=lr)
     return net.accuracy(data[f"x_{split}"], data[f"y_{split}"], arch)
+
+
+# --------------------------------------------------------------------------------------
+# The same DAG space with ENAS's kinds of ops, on the digits as 8 x 8 images
+# --------------------------------------------------------------------------------------
+
+CONV_OPS = ("conv3", "conv5", "maxpool3", "avgpool3", "identity")
+
+
+def _pool3_forward(x, kind):
+    """3 x 3 max or mean pooling, stride 1, zero padding 1: x (N, C, H, W) -> same shape.
+    Zero padding is exact for max pooling here because every feature map is >= 0 (ReLU
+    outputs and their pools)."""
+    n, c, h, w = x.shape
+    cols = _unfold(x, 3, 3, 1, 1).reshape(c, 9, n, h, w)
+    if kind == "max":
+        arg = cols.argmax(axis=1)
+        out = np.take_along_axis(cols, arg[:, None], axis=1)[:, 0]
+    else:
+        arg, out = None, cols.mean(axis=1)
+    return out.transpose(1, 0, 2, 3), (x.shape, arg, kind)
+
+
+def _pool3_backward(dout, cache):
+    x_shape, arg, kind = cache
+    n, c, h, w = x_shape
+    d = dout.transpose(1, 0, 2, 3)                       # (C, N, H, W)
+    if kind == "max":
+        dcols = np.zeros((c, 9, n, h, w))
+        np.put_along_axis(dcols, arg[:, None], d[:, None], axis=1)
+    else:
+        dcols = np.broadcast_to(d[:, None] / 9.0, (c, 9, n, h, w))
+    return np.ascontiguousarray(_fold(dcols.reshape(c * 9, -1), x_shape, 3, 3, 1, 1))
+
+
+class ConvDagNet:
+    """Shared weights of the DAG space with CONV_OPS on 8 x 8 digit images.
+
+    Stem: relu(conv3x3(x)) to ``channels`` maps; node i applies its op to its input
+    (conv3/conv5: relu(conv) with "same" padding, weights K{i}_{k}, c{i}_{k}; the pools
+    and identity have none); the loose ends are averaged, globally average-pooled and
+    mapped to the 10 classes by W_out, b_out.
+    """
+
+    def __init__(self, rng, n_nodes=4, channels=8):
+        self.n_nodes, self.channels = n_nodes, channels
+        he = lambda *shape: rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[1:])),  # noqa: E731
+                                       size=shape)
+        self.params = {"K_s": he(channels, 1, 3, 3), "c_s": np.zeros(channels)}
+        for i, (k, op) in itertools.product(range(1, n_nodes + 1), enumerate(CONV_OPS)):
+            if op.startswith("conv"):
+                size = int(op[-1])
+                self.params[f"K{i}_{k}"] = he(channels, channels, size, size)
+                self.params[f"c{i}_{k}"] = np.zeros(channels)
+        self.params["W_out"] = rng.normal(0.0, np.sqrt(1.0 / channels), (channels, CLASSES))
+        self.params["b_out"] = np.zeros(CLASSES)
+
+    def _op_forward(self, h, i, k):
+        op = CONV_OPS[k]
+        if op.startswith("conv"):
+            size = int(op[-1])
+            z, c_conv = conv_forward_im2col(h, self.params[f"K{i}_{k}"],
+                                            self.params[f"c{i}_{k}"], 1, size // 2)
+            out, c_relu = relu_forward(z)
+            return out, (c_conv, c_relu)
+        if op == "identity":
+            return h, None
+        return _pool3_forward(h, op[:3])
+
+    def _op_backward(self, d, i, k, cache, grads):
+        op = CONV_OPS[k]
+        if op.startswith("conv"):
+            c_conv, c_relu = cache
+            dx, grads[f"K{i}_{k}"], grads[f"c{i}_{k}"] = conv_backward_im2col(
+                relu_backward(d, c_relu), c_conv)
+            return dx
+        if op == "identity":
+            return d
+        return _pool3_backward(d, cache)
+
+    def scores(self, x, arch):
+        """Class scores (N, 10) of ``arch`` on images x (N, 1, 8, 8), and the caches."""
+        z, c_s = conv_forward_im2col(x, self.params["K_s"], self.params["c_s"], 1, 1)
+        h0, c_r = relu_forward(z)
+        hs, caches = [h0], []
+        for i, (inp, k) in enumerate(arch, start=1):
+            h, cache = self._op_forward(hs[inp], i, k)
+            hs.append(h)
+            caches.append(cache)
+        ends = loose_ends(arch)
+        merged = sum(hs[e] for e in ends) / len(ends)
+        pooled = merged.mean(axis=(2, 3))                                    # (N, C)
+        s, c_out = affine_forward(pooled, self.params["W_out"], self.params["b_out"])
+        return s, (c_s, c_r, caches, ends, merged.shape, c_out)
+
+    def loss(self, x, y, arch):
+        s, (c_s, c_r, caches, ends, shape, c_out) = self.scores(x, arch)
+        loss, ds = softmax_loss(s, y)
+        dpooled, g_w, g_b = affine_backward(ds, c_out)
+        grads = {"W_out": g_w, "b_out": g_b}
+        dmerged = np.broadcast_to(dpooled[:, :, None, None] / (shape[2] * shape[3]), shape)
+        dh = [np.zeros(shape) for _ in range(len(arch) + 1)]
+        for e in ends:
+            dh[e] += dmerged / len(ends)
+        for i in range(len(arch), 0, -1):
+            inp, k = arch[i - 1]
+            dh[inp] += self._op_backward(dh[i], i, k, caches[i - 1], grads)
+        _, grads["K_s"], grads["c_s"] = conv_backward_im2col(relu_backward(dh[0], c_r), c_s)
+        return loss, grads
+
+    def accuracy(self, x, y, arch):
+        return float(np.mean(self.scores(x, arch)[0].argmax(axis=1) == y))

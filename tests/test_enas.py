@@ -68,3 +68,29 @@ def test_a_stand_alone_architecture_learns_the_digits():
     data = load_digits_split(seed=0, validation_fraction=0.25)
     arch = ((0, 0), (1, 0), (0, 3), (2, 4))
     assert stand_alone_accuracy(arch, data, seed=0, steps=150) > 0.85
+
+
+@pytest.mark.parametrize("arch", [((0, 0), (1, 2), (1, 3), (0, 1)),
+                                  ((0, 4), (1, 2), (2, 4), (3, 3)),
+                                  ((0, 1), (0, 0), (2, 2), (1, 0))])
+def test_conv_dag_gradients_match_centred_differences(arch):
+    from dlcourse.enas import ConvDagNet
+    rng = np.random.default_rng(0)
+    net = ConvDagNet(rng, n_nodes=4, channels=3)
+    jittered(net, rng)
+    x, y = rng.normal(size=(2, 1, 8, 8)), np.array([3, 7])
+    _, grads = net.loss(x, y, arch)
+    for name, g in grads.items():
+        num = eval_numerical_gradient(lambda _: net.loss(x, y, arch)[0], net.params[name])
+        assert rel_error(g, num) < 1e-6, name
+
+
+def test_pooling_ops_match_a_window_by_window_loop():
+    from dlcourse.enas import _pool3_forward
+    x = np.abs(np.random.default_rng(1).normal(size=(2, 3, 5, 4)))  # >= 0, as in the net
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    for kind, reduce in (("max", np.max), ("avg", np.mean)):
+        out = _pool3_forward(x, kind)[0]
+        loop = np.array([[[[reduce(padded[n, c, i:i + 3, j:j + 3]) for j in range(4)]
+                           for i in range(5)] for c in range(3)] for n in range(2)])
+        np.testing.assert_allclose(out, loop, rtol=1e-12)
