@@ -48,3 +48,20 @@ def test_noise_ceiling_is_the_seeds_agreement():
     assert noise_ceiling(np.stack([a, a, a], axis=1)) == 1.0
     assert noise_ceiling(np.stack([a, a[::-1]], axis=1)) == -1.0
     assert noise_ceiling(np.stack([a, a[::-1]], axis=1), top=0.5) == -1.0
+
+
+def test_tiny_one_shot_ranks_every_ground_truth_architecture(tmp_path):
+    run(tmp_path, "--tiny", "--out", tmp_path / "gt.json")
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "enas_oneshot.py"), "--tiny",
+                           "--ground-truth", str(tmp_path / "gt.json"),
+                           "--out", str(tmp_path / "one.json")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    gt = json.loads((tmp_path / "gt.json").read_text())
+    one = json.loads((tmp_path / "one.json").read_text())
+    n = len(gt["summary"]["indices"])
+    for r in one["runs"]:
+        assert len(r["estimate"]) == n and -1 <= r["tau"] <= 1
+        assert 1 <= r["favourite_rank"] <= n and r["favourite"] in gt["summary"]["indices"]
+    assert one["ground_truth"]["train_steps"] == n * len(gt["config"]["seeds"]) * gt[
+        "config"]["steps"]
