@@ -65,3 +65,20 @@ def run_cli(doc, main, full, tiny, default_out, summarise=None):
         cfg = dict(cfg, seeds=args.seeds)
     with threadpool_limits(limits=1):
         main(cfg, args.out)
+
+
+def run_cli_with_input(doc, main, full, tiny, default_out, default_input, input_name):
+    """``main(cfg, out, input_path)`` for experiments that read another's result (e.g. a
+    ground truth): the command line of run_cli plus ``--<input_name>`` and ``--seeds``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="a CI-sized run (seconds)")
+    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument(f"--{input_name}", type=Path, default=default_input, dest="input",
+                        help=f"the result file to read (default {default_input.name})")
+    parser.add_argument("--seeds", type=int, nargs="+", help="run only these seeds")
+    args = parser.parse_args()
+    cfg = tiny if args.tiny else full
+    if args.seeds:
+        cfg = dict(cfg, seeds=args.seeds)
+    with threadpool_limits(limits=1):
+        main(cfg, args.out, args.input)

@@ -20,7 +20,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import commit_of_checkout, write_result  # experiments/common.py
+from common import (  # experiments/common.py
+    commit_of_checkout,
+    run_cli_with_input,
+    write_result,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from enas_ground_truth import data_of  # noqa: E402
@@ -93,17 +97,4 @@ def main(cfg, out, gt_path):
 
 
 if __name__ == "__main__":
-    import argparse
-
-    from threadpoolctl import threadpool_limits
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="a CI-sized run (seconds)")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    parser.add_argument("--ground-truth", type=Path, default=GROUND_TRUTH)
-    parser.add_argument("--seeds", type=int, nargs="+", help="run only these seeds")
-    args = parser.parse_args()
-    cfg = TINY if args.tiny else FULL
-    if args.seeds:
-        cfg = dict(cfg, seeds=args.seeds)
-    with threadpool_limits(limits=1):
-        main(cfg, args.out, args.ground_truth)
+    run_cli_with_input(__doc__, main, FULL, TINY, RESULT, GROUND_TRUTH, "ground-truth")

@@ -11,12 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
 
 
-def run(tmp_path, *args):
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "enas_ground_truth.py"),
-                           *map(str, args)], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
+def run_script(name, tmp_path, *args):
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / f"{name}.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     return proc
+
+
+def run(tmp_path, *args):
+    return run_script("enas_ground_truth", tmp_path, *args)
 
 
 def test_tiny_ground_truth_trains_every_sampled_architecture_per_seed(tmp_path):
@@ -52,11 +55,8 @@ def test_noise_ceiling_is_the_seeds_agreement():
 
 def test_tiny_one_shot_ranks_every_ground_truth_architecture(tmp_path):
     run(tmp_path, "--tiny", "--out", tmp_path / "gt.json")
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "enas_oneshot.py"), "--tiny",
-                           "--ground-truth", str(tmp_path / "gt.json"),
-                           "--out", str(tmp_path / "one.json")],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    run_script("enas_oneshot", tmp_path, "--tiny", "--ground-truth", tmp_path / "gt.json",
+               "--out", tmp_path / "one.json")
     gt = json.loads((tmp_path / "gt.json").read_text())
     one = json.loads((tmp_path / "one.json").read_text())
     n = len(gt["summary"]["indices"])
@@ -65,3 +65,18 @@ def test_tiny_one_shot_ranks_every_ground_truth_architecture(tmp_path):
         assert 1 <= r["favourite_rank"] <= n and r["favourite"] in gt["summary"]["indices"]
     assert one["ground_truth"]["train_steps"] == n * len(gt["config"]["seeds"]) * gt[
         "config"]["steps"]
+
+
+def test_tiny_search_places_enas_and_random_search_at_equal_cost(tmp_path):
+    run(tmp_path, "--tiny", "--out", tmp_path / "gt.json")
+    run_script("enas_search", tmp_path, "--tiny", "--ground-truth", tmp_path / "gt.json",
+               "--out", tmp_path / "search.json")
+    gt = json.loads((tmp_path / "gt.json").read_text())
+    result = json.loads((tmp_path / "search.json").read_text())
+    retrain = gt["config"]["steps"] * len(gt["config"]["seeds"])
+    for r in result["runs"]:
+        enas, rand = r["enas"], r["random"]
+        assert 0 <= enas["percentile"] <= 100 and 0 <= rand["percentile"] <= 100
+        assert rand["train_steps"] == rand["k"] * retrain <= enas["train_steps"]
+        assert enas["train_steps"] - rand["train_steps"] < retrain  # equal up to one draw
+        assert len(enas["derive_scores"]) == result["config"]["derive_samples"]
