@@ -12,24 +12,13 @@ import math
 
 import numpy as np
 
-from dlcourse.layers import (
-    affine_backward,
-    affine_forward,
-    relu_backward,
-    relu_forward,
-    sigmoid_backward,
-    sigmoid_forward,
-    softmax_loss,
-    tanh_backward,
-    tanh_forward,
-)
-from dlcourse.optim import adam
+from dlcourse.enas import _ACT
+from dlcourse.enas import train as _train
+from dlcourse.layers import affine_backward, affine_forward, softmax_loss
 
 OPS = ("relu", "tanh", "sigmoid", "linear", "skip")
 N_OPS = len(OPS)
 N_LAYERS, WIDTH, CLASSES = 3, 64, 10
-_ACT = {"relu": (relu_forward, relu_backward), "tanh": (tanh_forward, tanh_backward),
-        "sigmoid": (sigmoid_forward, sigmoid_backward)}
 
 
 def macro_space_size(n_layers, n_ops):
@@ -121,16 +110,7 @@ def train_architecture(arch, data, rng, steps=600, batch=64, lr=3e-3, net=None,
     does), so that Adam's moment estimates and step counts carry over; without it each
     call starts Adam afresh."""
     net = net or Supernet(rng)
-    configs = {} if optimizer is None else optimizer
-    x, y = data["x_train"], data["y_train"]
-    for _ in range(steps):
-        idx = rng.integers(0, len(x), size=batch)
-        a = sample(rng) if sample else arch
-        _, grads = net.loss(x[idx], y[idx], a)
-        for name, g in grads.items():
-            cfg = configs.setdefault(name, {"learning_rate": lr})
-            net.params[name], configs[name] = adam(net.params[name], g, cfg)
-    return net
+    return _train(net, data, rng, steps, sample or (lambda _: arch), batch, lr, optimizer)
 
 
 def kendall_tau(a, b):

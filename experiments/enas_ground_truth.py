@@ -54,6 +54,15 @@ def data_of(cfg):
                              as_images=True)
 
 
+def train_alone(arch, data, cfg, seed):
+    """arch trained from scratch as a stand-alone ConvDagNet, as the ground truth trains
+    (the seed sets the weights and the batches). Returns the net."""
+    rng = np.random.default_rng(seed)
+    net = ConvDagNet(rng, cfg["n_nodes"], cfg["channels"])
+    return train(net, data, rng, cfg["steps"], lambda _: arch, batch=cfg["batch"],
+                 lr=cfg["learning_rate"])
+
+
 def evaluate(net, data, arch, split):
     scores = net.scores(data[f"x_{split}"], arch)[0]
     y = data[f"y_{split}"]
@@ -99,10 +108,7 @@ def main(cfg, out):
         for index in indices:
             arch = arch_of_index(index, cfg["n_nodes"], len(CONV_OPS))
             t0 = time.process_time()
-            rng = np.random.default_rng(seed)
-            net = ConvDagNet(rng, cfg["n_nodes"], cfg["channels"])
-            train(net, data, rng, cfg["steps"], lambda _, a=arch: a, batch=cfg["batch"],
-                  lr=cfg["learning_rate"])
+            net = train_alone(arch, data, cfg, seed)
             seconds = time.process_time() - t0
             val_acc, val_loss = evaluate(net, data, arch, "val")
             test_acc, _ = evaluate(net, data, arch, "test")

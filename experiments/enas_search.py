@@ -30,10 +30,10 @@ from common import (  # experiments/common.py
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from enas_ground_truth import data_of  # noqa: E402
+from enas_ground_truth import data_of, train_alone  # noqa: E402
 from enas_oneshot import uniform  # noqa: E402
 
-from dlcourse.enas import ConvDagNet, train  # noqa: E402
+from dlcourse.enas import ConvDagNet  # noqa: E402
 from dlcourse.enas_controller import LSTMController  # noqa: E402
 from dlcourse.enas_search import derive, search  # noqa: E402
 
@@ -52,10 +52,7 @@ def stand_alone(arch, data, gcfg):
     trains (mean over its seeds)."""
     val, test = [], []
     for seed in gcfg["seeds"]:
-        rng = np.random.default_rng(seed)
-        net = ConvDagNet(rng, gcfg["n_nodes"], gcfg["channels"])
-        train(net, data, rng, gcfg["steps"], lambda _: arch, batch=gcfg["batch"],
-              lr=gcfg["learning_rate"])
+        net = train_alone(arch, data, gcfg, seed)
         val.append(net.accuracy(data["x_val"], data["y_val"], arch))
         test.append(net.accuracy(data["x_test"], data["y_test"], arch))
     return float(np.mean(val)), float(np.mean(test))
