@@ -81,8 +81,9 @@ def loose_ends(arch):
     return ends or [0]
 
 
-def arch_name(arch):
-    return " ".join(f"{i}:{OPS[op]}<{inp}" for i, (inp, op) in enumerate(arch, start=1))
+def arch_name(arch, ops=OPS):
+    """e.g. "1:conv5<0 2:conv3<1": node 1 applies conv5 to node 0 (the stem), ..."""
+    return " ".join(f"{i}:{ops[op]}<{inp}" for i, (inp, op) in enumerate(arch, start=1))
 
 
 class DagNet:

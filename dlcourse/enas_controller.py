@@ -36,8 +36,12 @@ class LSTMController:
     """params: emb (1 + n_nodes + n_ops, E), Wx (E, 4H), Wh (H, 4H), b (4H,), W_in
     (H, n_nodes), b_in (n_nodes,), W_op (H, n_ops), b_op (n_ops,)."""
 
-    def __init__(self, rng, n_nodes=4, n_ops=5, hidden=32, embed=16):
+    def __init__(self, rng, n_nodes=4, n_ops=5, hidden=32, embed=16, tanh_c=None,
+                 temperature=1.0):
         self.n_nodes, self.n_ops, self.hidden = n_nodes, n_ops, hidden
+        # Pham et al.'s logit squashing: z = C tanh(u / T) keeps every logit in [-C, C],
+        # so no choice's probability can reach 1 and the policy cannot fully collapse.
+        self.tanh_c, self.temperature = tanh_c, temperature
         s = 0.1
         self.params = {"emb": rng.normal(0, s, (1 + n_nodes + n_ops, embed)),
                        "Wx": rng.normal(0, s, (embed, 4 * hidden)),
@@ -51,10 +55,20 @@ class LSTMController:
         return [(kind, i) for i in range(1, self.n_nodes + 1) for kind in ("input", "op")]
 
     def _logits(self, h, kind, i):
+        """(raw logits u, squashed logits z) of one decision."""
         p = self.params
-        if kind == "input":
-            return h @ p["W_in"][:, :i] + p["b_in"][:i]
-        return h @ p["W_op"] + p["b_op"]
+        w, b = (p["W_in"][:, :i], p["b_in"][:i]) if kind == "input" else (p["W_op"],
+                                                                           p["b_op"])
+        u = h @ w + b
+        z = u / self.temperature
+        return u, z if self.tanh_c is None else self.tanh_c * np.tanh(z)
+
+    def _dz_du(self, u):
+        """d z / d u, elementwise, for the squashing of ``_logits``."""
+        t = 1.0 / self.temperature
+        if self.tanh_c is None:
+            return np.full_like(u, t)
+        return self.tanh_c * t * (1 - np.tanh(u * t) ** 2)
 
     def _token(self, kind, choice):
         return 1 + choice if kind == "input" else 1 + self.n_nodes + choice
@@ -69,9 +83,10 @@ class LSTMController:
         for t, (kind, i) in enumerate(self._decisions()):
             x = p["emb"][token][None]
             h, c, cache = lstm_step_forward(x, h, c, p["Wx"], p["Wh"], p["b"])
-            log_p = _log_softmax(self._logits(h, kind, i)[0])
+            u, z = self._logits(h, kind, i)
+            log_p = _log_softmax(z[0])
             d = choose(t, log_p)
-            out.append((kind, i, d, token, h, log_p, cache))
+            out.append((kind, i, d, token, h, log_p, cache, u[0]))
             token = self._token(kind, d)
         return out
 
@@ -104,12 +119,13 @@ class LSTMController:
         grads = {k: np.zeros_like(v) for k, v in p.items()}
         dh_next = np.zeros((1, self.hidden))
         dc_next = np.zeros((1, self.hidden))
-        for kind, i, d, token, h, log_p, cache in reversed(steps):
+        for kind, i, d, token, h, log_p, cache, u in reversed(steps):
             prob = np.exp(log_p)
             dz = -advantage * prob
             dz[d] += advantage                        # advantage * (e_d - p)
             ent = -(prob * log_p).sum()
             dz -= beta * prob * (log_p + ent)         # d entropy / dz = -p (log p + H)
+            dz = dz * self._dz_du(u)                  # through z = C tanh(u / T)
             if kind == "input":
                 grads["W_in"][:, :i] += h.T @ dz[None]
                 grads["b_in"][:i] += dz

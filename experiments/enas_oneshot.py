@@ -51,10 +51,29 @@ def top_quarter_tau(truth, estimate):
     return kendall_tau(np.asarray(truth)[rows], np.asarray(estimate)[rows])
 
 
+def top_k_recall(truth, estimate, k):
+    """Share of the ground truth's k best that are among the estimate's k best."""
+    best = set(np.argsort(-np.asarray(truth))[:k].tolist())
+    return len(best & set(np.argsort(-np.asarray(estimate))[:k].tolist())) / k
+
+
+def score_against(net, data, archs, truth):
+    """How a supernet ``net`` ranks the ground truth's architectures ``archs`` (accuracy
+    ``truth``, validation split): its estimates, Kendall tau over all and over the top
+    quarter, recall of the top 10%, and the ground-truth rank of its favourite."""
+    estimate = np.array([net.accuracy(data["x_val"], data["y_val"], a) for a in archs])
+    gt_rank = {i: r for r, i in enumerate(np.argsort(-truth), start=1)}
+    return {"estimate": estimate.tolist(), "tau": kendall_tau(truth, estimate),
+            "tau_top_quarter": top_quarter_tau(truth, estimate),
+            "top10_recall": top_k_recall(truth, estimate, max(1, len(truth) // 10)),
+            "favourite_rank": int(gt_rank[int(np.argmax(estimate))])}
+
+
 def summarise(runs, cfg):
     taus = [r["tau"] for r in runs]
     return {"tau_mean": float(np.mean(taus)), "tau": taus,
             "tau_top_quarter": [r["tau_top_quarter"] for r in runs],
+            "top10_recall": [r.get("top10_recall") for r in runs],
             "favourite_rank": [r["favourite_rank"] for r in runs]}
 
 
@@ -64,7 +83,6 @@ def main(cfg, out, gt_path):
     data = data_of(gcfg)
     archs = [arch_of_index(i, gcfg["n_nodes"], len(CONV_OPS)) for i in s["indices"]]
     truth = np.array(s["val_acc_mean"])
-    gt_rank = {i: r for r, i in enumerate(np.argsort(-truth), start=1)}
     result = {"config": cfg, "commit": commit_of_checkout(),
               "ground_truth": {"path": str(gt_path), "config": gcfg,
                                "noise_ceiling_tau": s.get("noise_ceiling_tau"),
@@ -80,13 +98,9 @@ def main(cfg, out, gt_path):
         train(net, data, rng, cfg["steps"], uniform(gcfg["n_nodes"]), batch=cfg["batch"],
               lr=cfg["learning_rate"])
         seconds = time.process_time() - t0
-        estimate = np.array([net.accuracy(data["x_val"], data["y_val"], a) for a in archs])
-        favourite = int(np.argmax(estimate))
         run = {"seed": seed, "train_steps": cfg["steps"], "train_seconds": seconds,
-               "estimate": estimate.tolist(), "tau": kendall_tau(truth, estimate),
-               "tau_top_quarter": top_quarter_tau(truth, estimate),
-               "favourite": s["indices"][favourite],
-               "favourite_rank": int(gt_rank[favourite])}
+               **score_against(net, data, archs, truth)}
+        run["favourite"] = s["indices"][int(np.argmax(run["estimate"]))]
         result["runs"].append(run)
         print(f"seed {seed}: tau {run['tau']:.2f} (top quarter {run['tau_top_quarter']:.2f});"
               f" favourite ranks {run['favourite_rank']} of {len(archs)} ({seconds:.0f} s)",

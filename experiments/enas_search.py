@@ -31,9 +31,9 @@ from common import (  # experiments/common.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from enas_ground_truth import data_of, train_alone  # noqa: E402
-from enas_oneshot import uniform  # noqa: E402
+from enas_oneshot import score_against, uniform  # noqa: E402
 
-from dlcourse.enas import ConvDagNet  # noqa: E402
+from dlcourse.enas import CONV_OPS, ConvDagNet, arch_of_index  # noqa: E402
 from dlcourse.enas_controller import LSTMController  # noqa: E402
 from dlcourse.enas_search import derive, search  # noqa: E402
 
@@ -42,9 +42,10 @@ GROUND_TRUTH = Path(__file__).resolve().parent / "results" / "enas_ground_truth.
 
 FULL = dict(seeds=[0, 1, 2], rounds=40, shared_steps=400, controller_steps=50,
             derive_samples=50, hidden=32, embed=16, controller_lr=3e-3, beta=1e-3,
-            val_batch=64)
+            val_batch=64, tanh_c=1.5, temperature=5.0)
 TINY = dict(seeds=[0], rounds=2, shared_steps=3, controller_steps=2, derive_samples=3,
-            hidden=4, embed=3, controller_lr=3e-3, beta=1e-3, val_batch=8)
+            hidden=4, embed=3, controller_lr=3e-3, beta=1e-3, val_batch=8, tanh_c=1.5,
+            temperature=5.0)
 
 
 def stand_alone(arch, data, gcfg):
@@ -68,6 +69,7 @@ def main(cfg, out, gt_path):
     gcfg, s = gt["config"], gt["summary"]
     data = data_of(gcfg)
     population = s["val_acc_mean"]
+    gt_archs = [arch_of_index(i, gcfg["n_nodes"], len(CONV_OPS)) for i in s["indices"]]
     retrain_steps = gcfg["steps"] * len(gcfg["seeds"])
     result = {"config": cfg, "commit": commit_of_checkout(), "ground_truth_config": gcfg,
               "runs": []}
@@ -75,12 +77,15 @@ def main(cfg, out, gt_path):
     for seed in cfg["seeds"]:
         rng = np.random.default_rng(1000 + seed)
         net = ConvDagNet(rng, gcfg["n_nodes"], gcfg["channels"])
-        ctrl = LSTMController(rng, gcfg["n_nodes"], hidden=cfg["hidden"], embed=cfg["embed"])
+        ctrl = LSTMController(rng, gcfg["n_nodes"], hidden=cfg["hidden"], embed=cfg["embed"],
+                              tanh_c=cfg.get("tanh_c"),
+                              temperature=cfg.get("temperature", 1.0))
         t0 = time.process_time()
         hist = search(net, ctrl, data, rng, cfg["rounds"], cfg["shared_steps"],
                       cfg["controller_steps"], cfg["val_batch"], lr=gcfg["learning_rate"],
                       controller_lr=cfg["controller_lr"], beta=cfg["beta"])
         best, scored = derive(net, ctrl, data, rng, cfg["derive_samples"])
+        ranking = score_against(net, data, gt_archs, np.array(population))
         enas_val, enas_test = stand_alone(best, data, gcfg)
         enas_steps = cfg["rounds"] * cfg["shared_steps"] + retrain_steps
         k = max(1, enas_steps // retrain_steps)
@@ -88,11 +93,12 @@ def main(cfg, out, gt_path):
         candidates = [draw(rng) for _ in range(k)]
         scores = [stand_alone(a, data, gcfg) for a in candidates]
         pick = int(np.argmax([v for v, _ in scores]))
-        run = {"seed": seed, "history": hist,
+        run = {"seed": seed, "history": hist, "supernet": ranking,
                "enas": {"arch": [list(p) for p in best], "val": enas_val, "test": enas_test,
                         "percentile": percentile(enas_val, population),
                         "train_steps": enas_steps,
-                        "derive_scores": [sc for _, sc in scored]},
+                        "derive_scores": [sc for _, sc in scored],
+                        "derive_distinct": len({a for a, _ in scored})},
                "random": {"arch": [list(p) for p in candidates[pick]], "k": k,
                           "val": scores[pick][0], "test": scores[pick][1],
                           "percentile": percentile(scores[pick][0], population),

@@ -45,10 +45,14 @@ def test_the_policy_is_autoregressive():
     assert np.abs(conditional(0) - conditional(2)).max() > 1e-3
 
 
-@pytest.mark.parametrize("advantage,beta", [(1.3, 0.0), (-0.7, 0.0), (0.0, 0.5),
-                                            (0.9, 0.2)])
-def test_reinforce_gradients_match_centred_differences(advantage, beta):
-    ctrl = LSTMController(np.random.default_rng(4), n_nodes=3, n_ops=4, hidden=5, embed=3)
+@pytest.mark.parametrize("advantage,beta,squash", [
+    (1.3, 0.0, None), (-0.7, 0.0, None), (0.0, 0.5, None), (0.9, 0.2, None),
+    (0.9, 0.2, (2.5, 5.0)), (-1.1, 0.3, (1.1, 2.0))])
+def test_reinforce_gradients_match_centred_differences(advantage, beta, squash):
+    """squash = (C, T): logits C tanh(u / T), Pham et al.'s tanh constant and temperature."""
+    c, t = squash or (None, 1.0)
+    ctrl = LSTMController(np.random.default_rng(4), n_nodes=3, n_ops=4, hidden=5, embed=3,
+                          tanh_c=c, temperature=t)
     for k, w in ctrl.params.items():  # away from the uniform policy's zero entropy gradient
         ctrl.params[k] = 4 * w + 0.1
     arch = ((0, 2), (1, 0), (1, 3))
@@ -72,3 +76,17 @@ def test_most_likely_is_the_argmax_over_the_space_for_a_small_policy():
     best = max(itertools.chain(all_architectures(2, 2)), key=lambda a: ctrl.log_prob(a)[0])
     # greedy decoding of a peaked policy finds the mode here (not guaranteed in general)
     assert ctrl.most_likely() == best
+
+
+def test_the_tanh_constant_bounds_every_probability():
+    """With z = C tanh(u / T) no choice among K can exceed e^C / (e^C + (K-1) e^-C)."""
+    ctrl = LSTMController(np.random.default_rng(6), n_nodes=3, n_ops=5, hidden=4, embed=3,
+                          tanh_c=1.1, temperature=5.0)
+    for k, w in ctrl.params.items():
+        ctrl.params[k] = w * 1000  # raw logits far beyond the bound
+    ctrl.params["b_op"] = np.array([1e4, -1e4, -1e4, -1e4, -1e4])  # one op far ahead
+    bound = np.exp(1.1) / (np.exp(1.1) + 4 * np.exp(-1.1))
+    steps = ctrl._run(lambda t, log_p: int(np.argmax(log_p)))
+    op_probs = [np.exp(s[5]).max() for s in steps if s[0] == "op"]
+    assert max(op_probs) <= bound + 1e-12
+    assert max(op_probs) > bound - 1e-3  # the bound is reached, not just respected
