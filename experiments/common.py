@@ -67,16 +67,23 @@ def run_cli(doc, main, full, tiny, default_out, summarise=None):
         main(cfg, args.out)
 
 
-def run_cli_with_input(doc, main, full, tiny, default_out, default_input, input_name):
+def run_cli_with_input(doc, main, full, tiny, default_out, default_input, input_name,
+                       summarise):
     """``main(cfg, out, input_path)`` for experiments that read another's result (e.g. a
-    ground truth): the command line of run_cli plus ``--<input_name>`` and ``--seeds``."""
+    ground truth): the command line of run_cli (``--seeds``, ``--merge``) plus
+    ``--<input_name>``."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="a CI-sized run (seconds)")
     parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument(f"--{input_name}", type=Path, default=default_input, dest="input",
                         help=f"the result file to read (default {default_input.name})")
     parser.add_argument("--seeds", type=int, nargs="+", help="run only these seeds")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="RESULT",
+                        help="merge these result files (same config, other seeds)")
     args = parser.parse_args()
+    if args.merge:
+        merge_results(args.merge, args.out, summarise)
+        return
     cfg = tiny if args.tiny else full
     if args.seeds:
         cfg = dict(cfg, seeds=args.seeds)

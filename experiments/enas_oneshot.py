@@ -111,4 +111,5 @@ def main(cfg, out, gt_path):
 
 
 if __name__ == "__main__":
-    run_cli_with_input(__doc__, main, FULL, TINY, RESULT, GROUND_TRUTH, "ground-truth")
+    run_cli_with_input(__doc__, main, FULL, TINY, RESULT, GROUND_TRUTH, "ground-truth",
+                       summarise)

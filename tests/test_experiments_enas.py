@@ -65,6 +65,15 @@ def test_tiny_one_shot_ranks_every_ground_truth_architecture(tmp_path):
         assert 1 <= r["favourite_rank"] <= n and r["favourite"] in gt["summary"]["indices"]
     assert one["ground_truth"]["train_steps"] == n * len(gt["config"]["seeds"]) * gt[
         "config"]["steps"]
+    # seeds in separate processes, merged, give the one-process summary
+    for seed in one["config"]["seeds"]:
+        run_script("enas_oneshot", tmp_path, "--tiny", "--ground-truth", tmp_path / "gt.json",
+                   "--seeds", seed, "--out", tmp_path / f"one{seed}.json")
+    run_script("enas_oneshot", tmp_path, "--merge",
+               *[tmp_path / f"one{s}.json" for s in one["config"]["seeds"]],
+               "--out", tmp_path / "merged.json")
+    merged = json.loads((tmp_path / "merged.json").read_text())
+    assert merged["summary"] == one["summary"]
 
 
 def test_tiny_search_places_enas_and_random_search_at_equal_cost(tmp_path):
@@ -80,3 +89,8 @@ def test_tiny_search_places_enas_and_random_search_at_equal_cost(tmp_path):
         assert rand["train_steps"] == rand["k"] * retrain <= enas["train_steps"]
         assert enas["train_steps"] - rand["train_steps"] < retrain  # equal up to one draw
         assert len(enas["derive_scores"]) == result["config"]["derive_samples"]
+        ranking = r["supernet"]  # the ENAS supernet ranks the whole ground truth
+        assert len(ranking["estimate"]) == len(gt["summary"]["indices"])
+        assert -1 <= ranking["tau"] <= 1 and 0 <= ranking["top10_recall"] <= 1
+    assert result["summary"]["enas_percentile"] == [r["enas"]["percentile"]
+                                                    for r in result["runs"]]
