@@ -9,10 +9,38 @@ of the rewards (decay ``baseline_decay``), and an entropy bonus beta. Pham et al
 alternate the two phases the same way; the shared weights are never reset.
 """
 
+import math
+
 import numpy as np
 
 from dlcourse.enas import train
+from dlcourse.nas import kendall_tau
 from dlcourse.optim import adam
+
+
+def top_quarter_tau(truth, estimate):
+    """Kendall tau of the estimate against the truth over the truth's best quarter."""
+    rows = np.argsort(-np.asarray(truth))[: max(2, len(truth) // 4)]
+    return kendall_tau(np.asarray(truth)[rows], np.asarray(estimate)[rows])
+
+
+def top_k_recall(truth, estimate, k):
+    """Share of the truth's k best that are among the estimate's k best (ties broken by
+    position, as argsort does)."""
+    best = set(np.argsort(-np.asarray(truth), kind="stable")[:k].tolist())
+    found = set(np.argsort(-np.asarray(estimate), kind="stable")[:k].tolist())
+    return len(best & found) / k
+
+
+def expected_best_of_k_percentile(population, k):
+    """Exact expected percentile (share strictly below, in %) of the best of k members
+    drawn without replacement from ``population``: the best is the m-th smallest with
+    probability C(m-1, k-1) / C(n, k)."""
+    values = np.sort(np.asarray(population, dtype=float))
+    n = len(values)
+    below = np.searchsorted(values, values, side="left")  # strictly below each
+    p = np.array([math.comb(m - 1, k - 1) for m in range(1, n + 1)]) / math.comb(n, k)
+    return float(100 * (p * below / n).sum())
 
 
 def reinforce_step(controller, reward_of, rng, state, lr=3e-3, beta=1e-3, decay=0.9):

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from enas_ground_truth import data_of  # noqa: E402
 
 from dlcourse.enas import CONV_OPS, ConvDagNet, arch_of_index, space_size, train  # noqa: E402
+from dlcourse.enas_search import top_k_recall, top_quarter_tau  # noqa: E402
 from dlcourse.nas import kendall_tau  # noqa: E402
 
 RESULT = Path(__file__).resolve().parent / "results" / "enas_oneshot.json"
@@ -44,17 +45,6 @@ def uniform(n_nodes, n_ops=None):
     n_ops = n_ops or len(CONV_OPS)
     total = space_size(n_nodes, n_ops)
     return lambda rng: arch_of_index(int(rng.integers(total)), n_nodes, n_ops)
-
-
-def top_quarter_tau(truth, estimate):
-    rows = np.argsort(-np.asarray(truth))[: max(2, len(truth) // 4)]
-    return kendall_tau(np.asarray(truth)[rows], np.asarray(estimate)[rows])
-
-
-def top_k_recall(truth, estimate, k):
-    """Share of the ground truth's k best that are among the estimate's k best."""
-    best = set(np.argsort(-np.asarray(truth))[:k].tolist())
-    return len(best & set(np.argsort(-np.asarray(estimate))[:k].tolist())) / k
 
 
 def score_against(net, data, archs, truth):

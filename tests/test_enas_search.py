@@ -60,3 +60,25 @@ def test_baseline_is_a_moving_average_of_the_rewards():
     # b starts at the first reward, then b <- (b + R) / 2: 1, 0.5, 0.25, 0.625
     assert advantages == [0.0, -1.0, -0.5, 0.75]
     assert state["baseline"] == 0.625
+
+
+def test_ranking_measures_on_known_tables():
+    from dlcourse.enas_search import (
+        expected_best_of_k_percentile,
+        top_k_recall,
+        top_quarter_tau,
+    )
+    truth = np.arange(8.0)
+    assert top_k_recall(truth, truth, 3) == 1.0
+    assert top_k_recall(truth, -truth, 3) == 0.0
+    assert top_quarter_tau(truth, truth[::-1]) == -1.0
+    # best of k = n is the maximum, which has (n - 1) / n of the population below it
+    assert abs(expected_best_of_k_percentile(truth, 8) - 87.5) < 1e-12
+    # k = 1: the mean share below, (0 + 1 + ... + 7) / 8 / 8
+    assert abs(expected_best_of_k_percentile(truth, 1) - 100 * 28 / 64) < 1e-12
+    # against a simulation, with ties
+    rng = np.random.default_rng(0)
+    pop = rng.integers(0, 6, size=30).astype(float)
+    draws = [max(rng.choice(pop, 4, replace=False)) for _ in range(40000)]
+    sim = np.mean([100 * np.mean(pop < d) for d in draws])
+    assert abs(expected_best_of_k_percentile(pop, 4) - sim) < 0.5
