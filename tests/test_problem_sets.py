@@ -510,3 +510,215 @@ def test_ps06_backward_by_finite_differences_scores_nothing():
     for gid in ("multi-head-backward", "transformer-block-backward"):
         assert rules[gid]["calls"]["attention_forward"] == 8
         assert max(rules[gid]["calls"].values()) == 8
+
+
+def _ps07():
+    a = assignments.load("ps07", ROOT / "solutions")
+    return a, a.load_probes()
+
+
+def _ps07_solution():
+    """The namespace of ps07's answer cells and given cells, run in order."""
+    nb = json.loads(notebook_of(ROOT / "solutions" / "ps07_nas").read_text())
+    ns = {}
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        given = meta.get("locked") and not meta.get("grade")
+        if cell["cell_type"] == "code" and (meta.get("solution") or given):
+            exec("".join(cell["source"]), ns)
+    return ns
+
+
+def _ps07_points(grade_id, ns, seed):
+    """The points ``ns``'s functions earn for one part on the hidden cases of ``seed``,
+    judged as the grader judges them (the probes run in this process)."""
+    from autograder.grading import case_inputs, judge_part
+
+    a, probes = _ps07()
+    part = next(p for p in a.parts if p.grade_id == grade_id)
+    inputs = case_inputs(a, seed)
+    cases = [c for g, c in inputs if g == grade_id]
+    probe = getattr(probes, part.probe)
+    reference = _ps07_solution()
+    expected = {(grade_id, c): probe(reference, **inputs[(grade_id, c)]) for c in cases}
+    outputs = {}
+    for c in cases:
+        try:
+            outputs[(grade_id, c)] = probe(ns, **inputs[(grade_id, c)])
+        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
+            outputs[(grade_id, c)] = None
+    return judge_part(part, cases, outputs, expected, inputs, probes, {})[0]
+
+
+def test_ps07_hidden_cases_have_the_configurations_the_notebook_promises():
+    """The REINFORCE cases through the controller include beta = 0 and advantage = 0;
+    the supernet's pairs of architectures share some slices (one case none) and use
+    every op; the search cases have ties in both scores and k from 1 to n."""
+    from autograder.grading import case_inputs
+
+    a, _ = _ps07()
+    for seed in (1, 2):
+        inputs = case_inputs(a, seed)
+        reinforce = [inputs[("controller-reinforce", c)] for c in "1234"]
+        assert any(float(x["beta"]) == 0 and float(x["advantage"]) != 0 for x in reinforce)
+        assert any(float(x["advantage"]) == 0 and float(x["beta"]) > 0 for x in reinforce)
+        for gid in ("supernet-forward", "supernet-grads"):
+            shared = []
+            for c in "123":
+                x = inputs[(gid, c)]
+                same = x["arch_a"][:, 1] == x["arch_b"][:, 1]
+                shared.append(int(same.sum()))
+                assert set(x["arch_a"][:, 1]) | set(x["arch_b"][:, 1]) == {0, 1, 2, 3}
+            assert shared[2] == 0 and min(shared[:2]) > 0
+        for c in "123":
+            x = inputs[("random-rank", c)]
+            n = len(x["true"])
+            assert len(np.unique(x["true"])) < n and len(np.unique(x["proxy"])) < n
+            assert x["ks"].min() == 1 and x["ks"].max() == n
+
+
+def test_ps07_reference_answers_are_right():
+    """The reference's REINFORCE gradient agrees with a numerical gradient of its
+    objective, its expected random rank with a brute-force average over every sample,
+    and its log-probabilities sum to 1 over the whole space."""
+    import itertools
+    import math
+
+    from dlcourse.gradcheck import eval_numerical_gradient, rel_error
+
+    ns = _ps07_solution()
+    rng = np.random.default_rng(0)
+    n, k, e, h = 3, 3, 2, 4
+    params = {"emb": rng.normal(size=(1 + n + k, e)), "Wx": rng.normal(size=(e, h)),
+              "Wh": rng.normal(size=(h, h)), "b": rng.normal(size=h),
+              "W_in": rng.normal(size=(h, n)), "b_in": rng.normal(size=n),
+              "W_op": rng.normal(size=(h, k)), "b_op": rng.normal(size=k)}
+    space = list(itertools.product(*[itertools.product(range(i), range(k))
+                                     for i in range(1, n + 1)]))
+    total = sum(math.exp(ns["controller_log_prob"](params, arch)) for arch in space)
+    assert abs(total - 1) < 1e-12
+    arch, advantage, beta = space[17], -0.6, 0.4
+    grads = ns["controller_reinforce_grad"](params, arch, advantage, beta)
+    for name, value in params.items():
+        def objective(w, name=name):
+            p = {**params, name: w}
+            return (advantage * ns["controller_log_prob"](p, arch)
+                    + beta * ns["controller_entropy"](p, arch))
+        assert rel_error(grads[name], eval_numerical_gradient(objective, value.copy())) \
+            < 1e-6, name
+
+    true = np.array([0.9, 0.95, 0.95, 0.91, 0.97, 0.9, 0.93])
+    for draws in (1, 2, 3, 7):
+        ranks = [1 + np.sum(true > true[list(s)].max())
+                 for s in itertools.combinations(range(len(true)), draws)]
+        assert abs(ns["expected_random_rank"](true, draws) - np.mean(ranks)) < 1e-12
+
+
+def test_ps07_controller_and_supernet_checks_fail_wrong_answers():
+    """Wrong answers lose points on the hidden cases, for several secret seeds: a
+    REINFORCE gradient without the entropy term or with its sign flipped (0 points),
+    without the gradient through the recurrence (the recurrent weights' and the
+    embedding's 7 points lost) or without the embedding's gradient (its 2 lost);
+    shared gradients written into the wrong node's or the wrong op's slice; a sampler
+    that never reads the previous decision; a forward pass that averages every node; a
+    tie-unaware rank and a top-k without ties."""
+    import math
+
+    ns = _ps07_solution()
+    grad = ns["controller_reinforce_grad"]
+
+    def no_entropy(params, arch, advantage, beta):
+        return grad(params, arch, advantage, 0.0)
+
+    def entropy_flipped(params, arch, advantage, beta):
+        return grad(params, arch, advantage, -beta)
+
+    def no_emb(params, arch, advantage, beta):
+        grads = grad(params, arch, advantage, beta)
+        return {**grads, "emb": np.zeros_like(grads["emb"])}
+
+    def truncated(params, arch, advantage, beta):
+        """Each step's gradient stops at its own state: no dh from the next step."""
+        flat = [d for pair in arch for d in pair]
+        steps = ns["controller_steps"](params, len(arch), lambda t, log_p: flat[t])
+        grads = {name: np.zeros_like(w) for name, w in params.items()}
+        for s in steps:
+            p, i = np.exp(s["log_p"]), s["node"]
+            dz = -advantage * p - beta * p * (s["log_p"] + (-(p * s["log_p"]).sum()))
+            dz[s["d"]] += advantage
+            out, bias = ("W_op", "b_op") if s["is_op"] else ("W_in", "b_in")
+            cols = slice(None) if s["is_op"] else slice(0, i)
+            grads[out][:, cols] += np.outer(s["h"], dz)
+            grads[bias][cols] += dz
+            da = (params[out][:, cols] @ dz) * (1 - s["h"] ** 2)
+            grads["Wx"] += np.outer(s["x"], da)
+            grads["Wh"] += np.outer(s["h_prev"], da)
+            grads["b"] += da
+            grads["emb"][s["token"]] += params["Wx"] @ da
+        return grads
+
+    def wrong_slice(axis):
+        def supernet_grads(x, shared, arch, d_out):
+            g = ns["supernet_grads"](x, shared, arch, d_out)
+            return {name: np.roll(v, 1, axis=axis) for name, v in g.items()}
+        return supernet_grads
+
+    def memoryless_sample(params, n_nodes, uniforms):
+        same = {**params, "emb": np.broadcast_to(params["emb"][0], params["emb"].shape)}
+        return ns["controller_sample"](same, n_nodes, uniforms)
+
+    def mean_of_all(x, shared, arch):
+        hs = ns["supernet_states"](x, shared, arch)
+        return sum(hs[1:]) / len(arch)
+
+    def sort_rank(true, k):  # rank = position in the sorted list: ties ignored
+        n = len(true)
+        return sum(p * math.comb(n - p, k - 1) for p in range(1, n + 1)) / math.comb(n, k)
+
+    def strict_top_k(true, proxy, k):
+        truth = set(np.argsort(-true, kind="stable")[:k])
+        return len(truth & set(np.argsort(-proxy, kind="stable")[:k])) / k
+
+    for seed in (3, 4, 5):
+        assert _ps07_points("controller-reinforce", ns, seed) == 15
+        # the output layer's gradients need no BPTT: the truncated one keeps their 8
+        for wrong, most in ((no_entropy, 0), (entropy_flipped, 0), (truncated, 8)):
+            points = _ps07_points("controller-reinforce",
+                                  {**ns, "controller_reinforce_grad": wrong}, seed)
+            assert points == most, (seed, wrong.__name__, points)
+        assert _ps07_points("controller-reinforce",
+                            {**ns, "controller_reinforce_grad": no_emb}, seed) == 13
+        assert _ps07_points("supernet-grads", ns, seed) == 10
+        for axis in (0, 1):
+            points = _ps07_points("supernet-grads",
+                                  {**ns, "supernet_grads": wrong_slice(axis)}, seed)
+            assert points == 0, (seed, axis, points)
+        assert _ps07_points("controller-sample", ns, seed) == 8
+        assert _ps07_points("controller-sample",
+                            {**ns, "controller_sample": memoryless_sample}, seed) == 0
+        assert _ps07_points("supernet-forward", {**ns, "supernet_forward": mean_of_all},
+                            seed) == 0
+        assert _ps07_points("random-rank", {**ns, "expected_random_rank": sort_rank},
+                            seed) == 0
+        assert _ps07_points("top-k-recall", {**ns, "proxy_top_k_recall": strict_top_k},
+                            seed) == 0
+
+
+def test_ps07_gradients_by_finite_differences_score_nothing():
+    """Parts 7 and 8 ask for derived gradients: a numerical gradient is flagged, and a
+    loop over the forward pass is stopped by its call limit."""
+    from autograder import ownwork
+
+    a, _ = _ps07()
+    rules = {p.grade_id: p.own_work for p in a.parts}
+    cells = ["from dlcourse.gradcheck import eval_numerical_gradient",
+             "def controller_reinforce_grad(params, arch, advantage, beta):\n"
+             "    return {k: eval_numerical_gradient(lambda w: 0.0, v)\n"
+             "            for k, v in params.items()}\n"]
+    found = ownwork.check(cells, rules)
+    assert "controller-reinforce" in found
+    assert "finite differences" in found["controller-reinforce"]
+    assert rules["controller-reinforce"]["calls"] == {"controller_log_prob": 2,
+                                                      "controller_sample": 2}
+    assert rules["supernet-grads"]["calls"] == {"supernet_forward": 2}
+    assert rules["supernet-grads"]["functions"] == ["supernet_grads"]
