@@ -13,6 +13,10 @@ Per search seed:
 The ground truth (experiments/results/enas_ground_truth.json) places both: the
 percentile of their validation accuracy among the sampled architectures' means.
 
+results/enas_search_no_tanh.json is an earlier run of this script (commit c10bf05) with
+unsquashed logits (tanh_c None, temperature 1), seed 0: the policy collapsed within five
+rounds. Chapter 7 shows it next to the full run.
+
 Full run:   python experiments/enas_search.py        (one seed per process: --seeds 0 ...)
 Tiny run for CI:   python experiments/enas_search.py --tiny --ground-truth gt.json --out x.json
 """

@@ -123,7 +123,16 @@ def _code_lines(source, min_len=14):
 def graded_library_functions():
     """Course-library functions whose source the book must not print (a problem set
     grades them)."""
-    from dlcourse import costs, gradcheck, models, nas, transformer
+    from dlcourse import (
+        costs,
+        enas,
+        enas_controller,
+        enas_search,
+        gradcheck,
+        models,
+        nas,
+        transformer,
+    )
     from dlcourse.layers import (
         activations,
         attention,
@@ -153,6 +162,10 @@ def graded_library_functions():
             # graded in ps07
             nas.macro_space_size, nas.micro_cell_count, nas.kendall_tau,
             nas.Controller.update,
+            # in substance ps07's controller gradient, shared-weight gradients and
+            # random-search measures
+            enas_controller.LSTMController.reinforce_grads, enas.DagNet.loss,
+            enas_search.expected_best_of_k_percentile, enas_search.top_k_recall,
             # graded in ps05
             rnn.rnn_step_forward, rnn.rnn_step_backward, rnn.rnn_forward, rnn.rnn_backward,
             rnn.clip_by_global_norm, rnn.lstm_forward, rnn.lstm_backward,
