@@ -125,7 +125,6 @@ def graded_library_functions():
     grades them)."""
     from dlcourse import (
         costs,
-        enas,
         enas_controller,
         enas_search,
         gradcheck,
@@ -162,9 +161,9 @@ def graded_library_functions():
             # graded in ps07
             nas.macro_space_size, nas.micro_cell_count, nas.kendall_tau,
             nas.Controller.update,
-            # in substance ps07's controller gradient, shared-weight gradients and
+            # in substance ps07's controller gradient and
             # random-search measures
-            enas_controller.LSTMController.reinforce_grads, enas.DagNet.loss,
+            enas_controller.LSTMController.reinforce_grads,
             enas_search.expected_best_of_k_percentile, enas_search.top_k_recall,
             # graded in ps05
             rnn.rnn_step_forward, rnn.rnn_step_backward, rnn.rnn_forward, rnn.rnn_backward,
