@@ -264,10 +264,10 @@ def _ps06():
     return a, a.load_probes()
 
 
-def _ps06_solution():
-    """The namespace of the solution notebook's answer cells and given cells (the
-    imports, the task and Adam), run in order: no test, check or demo cell."""
-    nb = json.loads(notebook_of(ROOT / "solutions" / "ps06_attention").read_text())
+def _solution_namespace(folder):
+    """The namespace of a solution notebook's answer cells and given cells (imports,
+    data, helpers), run in order: no test, check or demo cell."""
+    nb = json.loads(notebook_of(ROOT / "solutions" / folder).read_text())
     ns = {}
     for cell in nb["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
@@ -275,6 +275,10 @@ def _ps06_solution():
         if cell["cell_type"] == "code" and (meta.get("solution") or given):
             exec("".join(cell["source"]), ns)
     return ns
+
+
+def _ps06_solution():
+    return _solution_namespace("ps06_attention")
 
 
 def test_ps06_held_out_strings_stay_with_the_grader():
@@ -518,15 +522,7 @@ def _ps07():
 
 
 def _ps07_solution():
-    """The namespace of ps07's answer cells and given cells, run in order."""
-    nb = json.loads(notebook_of(ROOT / "solutions" / "ps07_nas").read_text())
-    ns = {}
-    for cell in nb["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        given = meta.get("locked") and not meta.get("grade")
-        if cell["cell_type"] == "code" and (meta.get("solution") or given):
-            exec("".join(cell["source"]), ns)
-    return ns
+    return _solution_namespace("ps07_nas")
 
 
 def _ps07_points(grade_id, ns, seed):
