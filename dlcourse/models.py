@@ -27,6 +27,20 @@ ACTIVATIONS = {
 }
 
 
+def _initial_weights(init, n_in, n_out, rng):
+    """A (n_in, n_out) weight matrix drawn as MLP's ``init`` says."""
+    std = {"he": np.sqrt(2.0 / n_in), "lecun": np.sqrt(1.0 / n_in),
+           "xavier": np.sqrt(2.0 / (n_in + n_out))}
+    if isinstance(init, str):
+        if init not in std:
+            raise ValueError(f"unknown init {init!r}: use he, lecun, xavier, a number "
+                             "or ('normal', std)")
+        return rng.normal(0.0, std[init], size=(n_in, n_out))
+    if isinstance(init, tuple) and len(init) == 2 and init[0] == "normal":
+        return rng.normal(0.0, float(init[1]), size=(n_in, n_out))
+    return np.full((n_in, n_out), float(init))
+
+
 class MLP:
     """A multilayer perceptron: (affine -> activation) x (L-1), then affine -> softmax.
 
@@ -39,19 +53,27 @@ class MLP:
         activation: "relu", "sigmoid" or "tanh".
         reg: L2 penalty strength; the loss adds 0.5 * reg * sum of squared weights
             (biases are not penalised).
+        init: how the weights start (biases start at 0), derived in chapter 1:
+            None: "he" for ReLU, "lecun" otherwise;
+            "he": N(0, 2 / fan_in), which keeps the variance of ReLU activations
+            constant from layer to layer (He et al., 2015);
+            "lecun": N(0, 1 / fan_in), the same for a nonlinearity that is the
+            identity near 0 (tanh);
+            "xavier": N(0, 2 / (fan_in + fan_out)) (Glorot and Bengio, 2010);
+            a number c: every weight equal to c (0 included), which no training can
+            make different: all units of a layer stay copies of each other;
+            ("normal", s): N(0, s^2) whatever the fan-in.
     """
 
-    def __init__(self, sizes, rng, activation="relu", reg=0.0):
+    def __init__(self, sizes, rng, activation="relu", reg=0.0, init=None):
         self.sizes = tuple(sizes)
         self.activation = activation
         self.reg = reg
         self.n_layers = len(sizes) - 1
-        # He initialisation for ReLU keeps the variance of activations roughly constant
-        # from layer to layer; 1/fan_in (LeCun) suits tanh and sigmoid.
-        gain = 2.0 if activation == "relu" else 1.0
+        init = init or ("he" if activation == "relu" else "lecun")
         self.params = {}
         for l, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
-            self.params[f"W{l}"] = rng.normal(0.0, np.sqrt(gain / n_in), size=(n_in, n_out))
+            self.params[f"W{l}"] = _initial_weights(init, n_in, n_out, rng)
             self.params[f"b{l}"] = np.zeros(n_out)
 
     def scores(self, x):

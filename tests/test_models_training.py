@@ -76,3 +76,35 @@ def test_cost_counts_of_the_parameter_explosion():
 def test_confusion_matrix_counts():
     cm = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
     np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
+
+
+def test_mlp_default_initialisation_is_unchanged():
+    """The default draws are He's for ReLU and LeCun's otherwise, bit for bit."""
+    for activation, gain in (("relu", 2.0), ("tanh", 1.0)):
+        model = MLP((64, 30, 10), np.random.default_rng(3), activation=activation)
+        rng = np.random.default_rng(3)
+        w1 = rng.normal(0.0, np.sqrt(gain / 64), size=(64, 30))
+        np.testing.assert_array_equal(model.params["W1"], w1)
+
+
+@pytest.mark.parametrize("init,var", [("he", 2 / 400), ("lecun", 1 / 400),
+                                      ("xavier", 2 / 700), (("normal", 0.05), 0.0025)])
+def test_mlp_initial_weight_variances(init, var):
+    model = MLP((400, 300, 10), np.random.default_rng(0), init=init)
+    w = model.params["W1"]
+    assert abs(w.var() / var - 1) < 0.02 and abs(w.mean()) < 3 * np.sqrt(var / w.size)
+
+
+def test_constant_initialisation_keeps_the_units_identical(rng):
+    """Equal starting weights give every unit of a layer the same gradient, forever."""
+    from dlcourse.data import load_digits_split
+    data = load_digits_split(validation_fraction=0.2)
+    model = MLP((64, 16, 16, 10), rng, init=0.1)
+    train(model, data, np.random.default_rng(1), epochs=2, batch_size=64,
+          update="sgd", optim_config={"learning_rate": 0.1})
+    for name in ("W1", "W2"):  # every column (one unit's incoming weights) equal
+        w = model.params[name]
+        assert np.ptp(w, axis=1).max() < 1e-12  # units are copies of each other
+        assert np.abs(w - 0.1).max() > 1e-3     # although the weights have moved
+    with pytest.raises(ValueError):
+        MLP((4, 3), rng, init="glorot")
