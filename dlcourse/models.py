@@ -9,6 +9,8 @@ from dlcourse.layers import (
     affine_forward,
     conv_backward_im2col,
     conv_forward_im2col,
+    dropout_backward,
+    dropout_forward,
     max_pool_backward_fast,
     max_pool_forward_fast,
     relu_backward,
@@ -63,21 +65,27 @@ class MLP:
             a number c: every weight equal to c (0 included), which no training can
             make different: all units of a layer stay copies of each other;
             ("normal", s): N(0, s^2) whatever the fan-in.
+        dropout: drop probability p of inverted dropout after every hidden activation
+            (chapter 1), applied by ``loss`` (training) and not by ``scores`` or
+            ``predict`` (test time); its masks are drawn from ``dropout_rng``, which
+            starts as ``rng`` (set it to a fresh Generator to repeat a mask).
     """
 
-    def __init__(self, sizes, rng, activation="relu", reg=0.0, init=None):
+    def __init__(self, sizes, rng, activation="relu", reg=0.0, init=None, dropout=0.0):
         self.sizes = tuple(sizes)
         self.activation = activation
         self.reg = reg
         self.n_layers = len(sizes) - 1
         init = init or ("he" if activation == "relu" else "lecun")
+        self.dropout, self.dropout_rng = dropout, rng
         self.params = {}
         for l, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
             self.params[f"W{l}"] = _initial_weights(init, n_in, n_out, rng)
             self.params[f"b{l}"] = np.zeros(n_out)
 
-    def scores(self, x):
-        """Class scores for x of shape (N, D). Returns (scores (N, C), caches)."""
+    def scores(self, x, train=False):
+        """Class scores for x of shape (N, D). Returns (scores (N, C), caches).
+        train=True applies dropout (if any) after every hidden activation."""
         act_forward, _ = ACTIVATIONS[self.activation]
         caches = []
         h = x
@@ -87,6 +95,9 @@ class MLP:
             if l < self.n_layers:  # no activation after the last layer: softmax follows
                 h, cache = act_forward(h)
                 caches.append(cache)
+                if self.dropout:
+                    h, cache = dropout_forward(h, self.dropout, self.dropout_rng, train)
+                    caches.append(cache)
         return h, caches
 
     def loss(self, x, y):
@@ -96,11 +107,13 @@ class MLP:
         Returns: (loss, grads) with grads[name] of the shape of params[name].
         """
         _, act_backward = ACTIVATIONS[self.activation]
-        scores, caches = self.scores(x)
+        scores, caches = self.scores(x, train=True)
         loss, dh = softmax_loss(scores, y)
         grads = {}
         for l in range(self.n_layers, 0, -1):
             if l < self.n_layers:
+                if self.dropout:
+                    dh = dropout_backward(dh, caches.pop())
                 dh = act_backward(dh, caches.pop())
             dh, dw, db = affine_backward(dh, caches.pop())
             w = self.params[f"W{l}"]

@@ -108,3 +108,30 @@ def test_constant_initialisation_keeps_the_units_identical(rng):
         assert np.abs(w - 0.1).max() > 1e-3     # although the weights have moved
     with pytest.raises(ValueError):
         MLP((4, 3), rng, init="glorot")
+
+
+def test_mlp_with_dropout_gradients_match_numerical_for_a_fixed_mask(rng):
+    model = MLP((5, 7, 6, 3), rng, dropout=0.4, reg=0.1)
+    x, y = rng.normal(size=(8, 5)), rng.integers(0, 3, size=8)
+
+    def loss(_):
+        model.dropout_rng = np.random.default_rng(11)  # the same mask every call
+        return model.loss(x, y)[0]
+
+    model.dropout_rng = np.random.default_rng(11)
+    _, grads = model.loss(x, y)
+    for name, w in model.params.items():
+        assert rel_error(grads[name], eval_numerical_gradient(loss, w)) < 1e-7, name
+
+
+def test_mlp_dropout_is_off_at_test_time_and_unbiased_in_training(rng):
+    model = MLP((20, 50, 4), rng, dropout=0.5)
+    x = rng.normal(size=(4, 20))
+    s1, s2 = model.scores(x)[0], model.scores(x)[0]
+    np.testing.assert_array_equal(s1, s2)  # test time: deterministic, no dropout
+    plain = MLP((20, 50, 4), np.random.default_rng(0))
+    plain.params = model.params
+    np.testing.assert_array_equal(s1, plain.scores(x)[0])
+    # training: the mean over many masks of the scores is the test-time scores
+    mean = np.mean([model.scores(x, train=True)[0] for _ in range(4000)], axis=0)
+    assert np.abs(mean - s1).max() < 0.05 * np.abs(s1).max()
