@@ -38,11 +38,10 @@ sys.path.insert(0, str(ROOT / "experiments"))
 from enas_ground_truth import data_of  # noqa: E402  (the committed experiments' settings)
 from enas_oneshot import score_against, uniform  # noqa: E402
 from enas_search import FULL as ENAS  # noqa: E402
-from enas_search import percentile  # noqa: E402
+from enas_search import run_search  # noqa: E402
 
 from dlcourse.enas import CONV_OPS, ConvDagNet, arch_of_index, train  # noqa: E402
-from dlcourse.enas_controller import LSTMController  # noqa: E402
-from dlcourse.enas_search import expected_best_of_k_percentile, search  # noqa: E402
+from dlcourse.enas_search import expected_best_of_k_percentile, percentile  # noqa: E402
 
 GROUND_TRUTH = ROOT / "experiments/results/enas_ground_truth.json"
 ROW = "{:>4} {:<16} {:>6} {:>6} {:>7} {:>6} {:>6} {:>6}"
@@ -70,13 +69,7 @@ def enas(seed, budget, data, archs, truth, gcfg):
     t0 = time.process_time()
     rounds = max(1, round(budget / ENAS["shared_steps"]))
     shared = budget // rounds
-    rng = np.random.default_rng(1000 + seed)
-    net = ConvDagNet(rng, gcfg["n_nodes"], gcfg["channels"])
-    ctrl = LSTMController(rng, gcfg["n_nodes"], hidden=ENAS["hidden"], embed=ENAS["embed"],
-                          tanh_c=ENAS["tanh_c"], temperature=ENAS["temperature"])
-    search(net, ctrl, data, rng, rounds, shared, ENAS["controller_steps"],
-           ENAS["val_batch"], lr=gcfg["learning_rate"],
-           controller_lr=ENAS["controller_lr"], beta=ENAS["beta"])
+    net = run_search(seed, ENAS, gcfg, data, rounds, shared)[0]
     return rounds * shared, ranking_row(net, data, archs, truth, t0)
 
 

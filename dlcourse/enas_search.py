@@ -32,6 +32,11 @@ def top_k_recall(truth, estimate, k):
     return len(best & found) / k
 
 
+def percentile(value, population):
+    """Share of the population strictly below value, in percent."""
+    return float(100 * np.mean(np.asarray(population) < value))
+
+
 def expected_best_of_k_percentile(population, k):
     """Exact expected percentile (share strictly below, in %) of the best of k members
     drawn without replacement from ``population``: the best is the m-th smallest with

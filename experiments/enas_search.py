@@ -39,7 +39,7 @@ from enas_oneshot import score_against, uniform  # noqa: E402
 
 from dlcourse.enas import CONV_OPS, ConvDagNet, arch_of_index  # noqa: E402
 from dlcourse.enas_controller import LSTMController  # noqa: E402
-from dlcourse.enas_search import derive, search  # noqa: E402
+from dlcourse.enas_search import derive, percentile, search  # noqa: E402
 
 RESULT = Path(__file__).resolve().parent / "results" / "enas_search.json"
 GROUND_TRUTH = Path(__file__).resolve().parent / "results" / "enas_ground_truth.json"
@@ -63,9 +63,20 @@ def stand_alone(arch, data, gcfg):
     return float(np.mean(val)), float(np.mean(test))
 
 
-def percentile(value, population):
-    """Share of the population strictly below value, in percent."""
-    return float(100 * np.mean(np.asarray(population) < value))
+def run_search(seed, cfg, gcfg, data, rounds=None, shared_steps=None):
+    """The search phase of one seed: a ConvDagNet supernet and an LSTMController (cfg's
+    settings) trained in turn (dlcourse.enas_search.search) for ``rounds`` rounds of
+    ``shared_steps`` (cfg's by default). Returns (net, controller, rng, history); the
+    rng, seeded 1000 + seed, goes on to the derive step."""
+    rng = np.random.default_rng(1000 + seed)
+    net = ConvDagNet(rng, gcfg["n_nodes"], gcfg["channels"])
+    ctrl = LSTMController(rng, gcfg["n_nodes"], hidden=cfg["hidden"], embed=cfg["embed"],
+                          tanh_c=cfg.get("tanh_c"), temperature=cfg.get("temperature", 1.0))
+    hist = search(net, ctrl, data, rng, rounds or cfg["rounds"],
+                  shared_steps or cfg["shared_steps"], cfg["controller_steps"],
+                  cfg["val_batch"], lr=gcfg["learning_rate"],
+                  controller_lr=cfg["controller_lr"], beta=cfg["beta"])
+    return net, ctrl, rng, hist
 
 
 def summarise(runs, cfg):
@@ -89,15 +100,8 @@ def main(cfg, out, gt_path):
               "runs": []}
     start = time.process_time()
     for seed in cfg["seeds"]:
-        rng = np.random.default_rng(1000 + seed)
-        net = ConvDagNet(rng, gcfg["n_nodes"], gcfg["channels"])
-        ctrl = LSTMController(rng, gcfg["n_nodes"], hidden=cfg["hidden"], embed=cfg["embed"],
-                              tanh_c=cfg.get("tanh_c"),
-                              temperature=cfg.get("temperature", 1.0))
         t0 = time.process_time()
-        hist = search(net, ctrl, data, rng, cfg["rounds"], cfg["shared_steps"],
-                      cfg["controller_steps"], cfg["val_batch"], lr=gcfg["learning_rate"],
-                      controller_lr=cfg["controller_lr"], beta=cfg["beta"])
+        net, ctrl, rng, hist = run_search(seed, cfg, gcfg, data)
         best, scored = derive(net, ctrl, data, rng, cfg["derive_samples"])
         ranking = score_against(net, data, gt_archs, np.array(population))
         enas_val, enas_test = stand_alone(best, data, gcfg)
