@@ -143,3 +143,84 @@ def layernorm_backward(dout, cache):
     dx = (inv_std / d) * (d * g - g.sum(axis=1, keepdims=True)
                           - x_hat * (g * x_hat).sum(axis=1, keepdims=True))
     return dx, dgamma, dbeta
+
+
+def batchnorm_backward_detached(dout, cache):
+    """The *incomplete* gradient of batch normalization that treats the batch mean and
+    variance as constants (no gradient through them). Chapter 4 derives the two terms it
+    misses and trains with it to show why they matter; do not use it to train.
+
+    Inputs:
+        dout: upstream gradient, shape (N, D).
+        cache: from batchnorm_forward in training mode.
+
+    Returns:
+        dx (N, D) = gamma * dout / sqrt(var + eps), dgamma (D,), dbeta (D,) (these two
+        are exact: gamma and beta do not enter the statistics).
+    """
+    if cache is None:
+        raise ValueError("batchnorm_backward_detached needs a training-mode cache")
+    x_hat, gamma, inv_std = cache
+    return gamma * inv_std * dout, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+
+def spatial_batchnorm_backward_detached(dout, cache):
+    """batchnorm_backward_detached for feature maps (N, C, H, W). Chapter 4.
+
+    Returns: dx (N, C, H, W), dgamma (C,), dbeta (C,).
+    """
+    bn_cache, shape = cache
+    dx, dgamma, dbeta = batchnorm_backward_detached(_channels_last(dout), bn_cache)
+    return _channels_first(dx, shape), dgamma, dbeta
+
+
+def groupnorm_forward(x, gamma, beta, groups, gn_param=None):
+    """Group normalization (Wu and He, 2018): each example's C channels are split into
+    ``groups`` groups of C/G consecutive channels, and each group is standardised over
+    its channels and all positions, (C/G)*H*W values; then gamma and beta per channel.
+    G = 1 is layer normalization of the whole example, G = C normalises every channel of
+    every example on its own (instance normalization). No statistic involves another
+    example: training and test time compute the same function. Chapter 4.
+
+    Inputs:
+        x: shape (N, C, H, W); gamma, beta: shape (C,); groups: G, a divisor of C;
+        gn_param: optional dict with ``eps`` (1e-5).
+
+    Returns:
+        out: shape (N, C, H, W); cache for groupnorm_backward.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape (N, C, H, W), got {x.shape}")
+    n, c, h, w = x.shape
+    if groups < 1 or c % groups:
+        raise ValueError(f"groups must divide the {c} channels, got {groups}")
+    if gamma.shape != (c,) or beta.shape != (c,):
+        raise ValueError(f"gamma and beta must have shape ({c},), got "
+                         f"{gamma.shape} and {beta.shape}")
+    eps = (gn_param or {}).get("eps", 1e-5)
+    g = x.reshape(n, groups, -1)                               # (N, G, C/G*H*W)
+    mu = g.mean(axis=2, keepdims=True)                         # (N, G, 1)
+    inv_std = 1.0 / np.sqrt(g.var(axis=2, keepdims=True) + eps)  # (N, G, 1)
+    x_hat = ((g - mu) * inv_std).reshape(x.shape)              # (N, C, H, W)
+    out = gamma[:, None, None] * x_hat + beta[:, None, None]
+    return out, (x_hat, gamma, inv_std, groups)
+
+
+def groupnorm_backward(dout, cache):
+    """Gradients of group normalization: the batch-norm formula applied to each group of
+    each example, over its M = (C/G)*H*W values. Chapter 4.
+
+    Inputs:
+        dout: upstream gradient, shape (N, C, H, W); cache: from groupnorm_forward.
+
+    Returns: dx (N, C, H, W), dgamma (C,), dbeta (C,).
+    """
+    x_hat, gamma, inv_std, groups = cache
+    n = dout.shape[0]
+    dbeta = dout.sum(axis=(0, 2, 3))
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3))
+    g = (dout * gamma[:, None, None]).reshape(n, groups, -1)   # dL/dx_hat per group
+    xh = x_hat.reshape(n, groups, -1)
+    dx = inv_std * (g - g.mean(axis=2, keepdims=True)
+                    - xh * (g * xh).mean(axis=2, keepdims=True))
+    return dx.reshape(dout.shape), dgamma, dbeta
