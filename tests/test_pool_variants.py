@@ -186,7 +186,7 @@ def test_strided_conv_experiment_tiny_writes_every_run(tmp_path):
     assert params["pool"] == params["stride-2"] == 10 * F + 160 * F + 10
     assert params["conv-s2"] == params["pool"] + 9 * F * F + F
     for r in result["runs"]:
-        assert len(r["shift_acc"]) == 4 and len(r["feature_change"]) == 2
+        assert len(r["shift_acc"]) == 4
         assert 0 <= r["test_acc"] <= 1 and all(0 <= a <= 1 for a in r["shift_acc"])
 
 
@@ -207,3 +207,102 @@ def test_strided_conv_networks_gradients_match_finite_differences():
         for name, value in model.params.items():
             num = eval_numerical_gradient(loss, value)
             assert rel_error(grads[name], num) < 1e-6, (kind, name)
+
+
+# -- Problem set 3, part 5: the residual block ------------------------------------------
+
+
+def _ps03_solution():
+    """The solution notebook's answer cells and given cells, run in order."""
+    nb = json.loads((ROOT / "solutions" / "ps03_pooling" / "ps03_pooling.ipynb").read_text())
+    ns = {}
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        given = meta.get("locked") and not meta.get("grade")
+        if cell["cell_type"] == "code" and (meta.get("solution") or given):
+            exec("".join(cell["source"]), ns)
+    return ns
+
+
+def _residual_points(ns, seed):
+    """Points ``ns``'s residual block earns on the hidden cases of ``seed``, judged as
+    the grader judges them (probes run in this process)."""
+    from autograder import assignment as assignments
+    from autograder.grading import case_inputs, judge_part
+
+    a = assignments.load("ps03", ROOT / "solutions")
+    probes = a.load_probes()
+    part = next(p for p in a.parts if p.grade_id == "residual-block")
+    inputs = case_inputs(a, seed)
+    cases = [c for g, c in inputs if g == "residual-block"]
+    reference = _ps03_solution()
+    expected = {("residual-block", c): probes.residual_block(
+        reference, **inputs[("residual-block", c)]) for c in cases}
+    outputs = {}
+    for c in cases:
+        try:
+            outputs[("residual-block", c)] = probes.residual_block(
+                ns, **inputs[("residual-block", c)])
+        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
+            outputs[("residual-block", c)] = None
+    return judge_part(part, cases, outputs, expected, inputs, probes, {})[0]
+
+
+def test_ps03_residual_block_reference_matches_finite_differences():
+    ns = _ps03_solution()
+    rng = np.random.default_rng(7)
+    C = 3
+    args = {"x": rng.normal(size=(2, C, 4, 5)), "w1": rng.normal(scale=0.3, size=(C, C, 3, 3)),
+            "b1": rng.normal(scale=0.3, size=C), "w2": rng.normal(scale=0.3, size=(C, C, 3, 3)),
+            "b2": rng.normal(scale=0.3, size=C)}
+    out, cache = ns["residual_block_forward"](**args)
+    dout = rng.normal(size=out.shape)
+    grads = dict(zip(args, ns["residual_block_backward"](dout, cache), strict=True))
+    for name in args:
+        def f(v, name=name):
+            return ns["residual_block_forward"](**{**args, name: v})[0]
+        num = eval_numerical_gradient_array(f, args[name].copy(), dout)
+        assert rel_error(grads[name], num) < 1e-7, name
+
+
+def test_ps03_residual_block_wrong_answers_lose_their_points():
+    """The full 14 for the reference; a backward pass that drops the skip path's gradient
+    loses dx's 4 points and keeps the weights' 6 and out's 4; one that skips the last
+    ReLU's mask on the skip path loses dx's too; a forward pass without the skip
+    connection loses everything."""
+    ns = _ps03_solution()
+    forward, backward = ns["residual_block_forward"], ns["residual_block_backward"]
+    relu_backward = ns["relu_backward"]
+
+    def no_skip_grad(dout, cache):
+        dx, *rest = backward(dout, cache)
+        return (dx - relu_backward(dout, cache[3]), *rest)
+
+    def unmasked_skip(dout, cache):
+        dx, *rest = backward(dout, cache)
+        return (dx - relu_backward(dout, cache[3]) + dout, *rest)
+
+    def no_skip_forward(x, w1, b1, w2, b2):
+        return forward(np.zeros_like(x), w1, b1, w2, b2)
+
+    for seed in (3, 4):
+        assert _residual_points(ns, seed) == 14
+        assert _residual_points({**ns, "residual_block_backward": no_skip_grad}, seed) == 10
+        assert _residual_points({**ns, "residual_block_backward": unmasked_skip}, seed) == 10
+        assert _residual_points({**ns, "residual_block_forward": no_skip_forward},
+                                seed) == 0
+
+
+def test_ps03_residual_block_by_finite_differences_scores_nothing():
+    from autograder import assignment as assignments
+    from autograder import ownwork
+
+    a = assignments.load("ps03", ROOT / "solutions")
+    rules = {p.grade_id: p.own_work for p in a.parts}
+    cells = ["from dlcourse.gradcheck import eval_numerical_gradient_array",
+             "def residual_block_backward(dout, cache):\n"
+             "    return eval_numerical_gradient_array(lambda z: z, cache, dout)\n"]
+    found = ownwork.check(cells, rules)
+    assert "residual-block" in found and "finite differences" in found["residual-block"]
+    assert rules["residual-block"]["calls"]["residual_block_forward"] == 2
+    assert rules["residual-block"]["functions"] == ["residual_block_backward"]

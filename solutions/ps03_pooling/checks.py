@@ -11,8 +11,9 @@ gradient goes to the first maximum in row-major order, as the notebook states.
 
 No graded function may use a library's pooling or window view (OWN_WORK); the backward
 passes and cnn_loss's gradients are derived: no numerical gradient, and at most a few
-calls of a forward pass while they run. cnn_loss and global-avg-pool give each output
-its share (weights).
+calls of a forward pass while they run. cnn_loss, global-avg-pool and residual-block give
+each output its share (weights); the residual block's cases have N, C, H, W all different
+and both ReLUs active on some entries and not on others.
 """
 
 import numpy as np
@@ -131,6 +132,24 @@ def cnn_loss_inputs(rng, case):
             "reg": np.float64(reg)}
 
 
+def residual_block_inputs(rng, case):
+    """N, C, H, W all different; kernels of about unit gain and nonzero biases, so that
+    both ReLUs cut some entries and keep others; upstream gradients away from 0, so that
+    a dropped skip path always shows in dx."""
+    if case == 0:
+        n, c, h, w = 2, 3, 4, 5
+    else:
+        n, c, h, w = _different(rng, 4, 2, 8)
+    scale = 1.0 / np.sqrt(9 * c)
+    dout = rng.uniform(0.5, 2.0, size=(n, c, h, w)) * rng.choice([-1.0, 1.0],
+                                                                  size=(n, c, h, w))
+    return {"x": rng.normal(size=(n, c, h, w)),
+            "w1": rng.normal(scale=scale, size=(c, c, 3, 3)),
+            "b1": rng.normal(scale=0.3, size=c),
+            "w2": rng.normal(scale=scale, size=(c, c, 3, 3)),
+            "b2": rng.normal(scale=0.3, size=c), "dout": dout}
+
+
 def cnn_train_inputs(rng, case):
     if case == 0:
         return {"split_seed": np.int64(0), "train_seed": np.int64(0)}
@@ -162,6 +181,12 @@ PARTS = [
      "own_work": derived("cnn_loss", conv_forward_im2col=2, conv_forward_naive=2,
                          relu_forward=2, max_pool_forward_naive=2, affine_forward=2,
                          softmax_loss=2, cnn_loss=0)},
+    {"grade_id": "residual-block", "probe": "residual_block",
+     "functions": ["residual_block_forward", "residual_block_backward"],
+     "inputs": residual_block_inputs,
+     "weights": {"out": 4, "dx": 4, "dw1": 2, "db1": 1, "dw2": 2, "db2": 1},
+     "own_work": derived("residual_block_backward", residual_block_forward=2,
+                         conv_forward_im2col=4, conv_forward_naive=4, relu_forward=4)},
     # Judged by the test accuracy the grader computes from the returned weights.
     {"grade_id": "cnn-train", "probe": "cnn_train", "functions": ["train_cnn"],
      "inputs": cnn_train_inputs, "cases": 2, "scorer": "score_cnn"},

@@ -55,6 +55,13 @@ def cnn_loss(ns, W1, b1, W2, b2, x, y, reg):
             "dW2": grads["W2"], "db2": grads["b2"]}
 
 
+def residual_block(ns, x, w1, b1, w2, b2, dout):
+    out, cache = ns["residual_block_forward"](x.copy(), w1.copy(), b1.copy(), w2.copy(),
+                                              b2.copy())
+    dx, dw1, db1, dw2, db2 = ns["residual_block_backward"](dout.copy(), cache)
+    return {"out": out, "dx": dx, "dw1": dw1, "db1": db1, "dw2": dw2, "db2": db2}
+
+
 @functools.cache
 def _digits(split_seed):
     from dlcourse.data import load_digits_split
