@@ -135,6 +135,7 @@ def graded_library_functions():
     from dlcourse.layers import (
         activations,
         attention,
+        conv_variants,
         embedding,
         fc,
         losses,
@@ -170,7 +171,10 @@ def graded_library_functions():
             rnn.clip_by_global_norm, rnn.lstm_forward, rnn.lstm_backward,
             rnn.lstm_step_forward, rnn.lstm_step_backward, rnn.gru_step_forward,
             rnn.gru_step_backward, embedding.embedding_forward,
-            embedding.embedding_backward]
+            embedding.embedding_backward,
+            # graded in ps02 (part 6)
+            conv_variants.conv_transpose_forward, conv_variants.conv_transpose_forward_naive,
+            conv_variants.conv_transpose_backward]
 
 
 @pytest.mark.parametrize("func", graded_library_functions(), ids=lambda f: f.__name__)

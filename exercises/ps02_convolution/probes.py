@@ -65,3 +65,17 @@ def receptive_field(ns, kernels, strides):
 
 def convolve2d_true(ns, x, k):
     return {"out": ns["convolve2d_true"](x.copy(), k.copy())}
+
+
+def conv_transpose_forward(ns, x, w, b, stride, pad):
+    out, _ = ns["conv_transpose_forward"](x.copy(), w.copy(), b.copy(), stride=int(stride),
+                                          pad=int(pad))
+    return {"out": out}
+
+
+def conv_transpose_backward(ns, x, w, b, stride, pad, dout):
+    """Your transposed backward pass, given the cache of your transposed forward pass."""
+    _, cache = ns["conv_transpose_forward"](x.copy(), w.copy(), b.copy(),
+                                            stride=int(stride), pad=int(pad))
+    dx, dw, db = ns["conv_transpose_backward"](dout.copy(), cache)
+    return {"dx": dx, "dw": dw, "db": db}

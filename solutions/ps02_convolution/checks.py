@@ -14,7 +14,9 @@ The visible cases (visible.json) are case 0 and one case of each secret configur
 drawn from the public seed, so padding 0 and every stride are visible too. No graded
 function may use a library's convolution or window view (OWN_WORK); the backward pass is
 derived (no numerical gradient, at most 4 calls of a forward pass while it runs), and
-convolve2d_true does not call the layer of part 2, as the notebook says.
+convolve2d_true does not call the layer of part 2, as the notebook says. The transposed
+convolution cases (part 6) use the same stride/padding pairs, weights (C, F, HH, WW) with
+C != F and HH != WW, and a backward pass limited like the convolution's.
 """
 
 import numpy as np
@@ -33,7 +35,8 @@ _REEXPORTED = ("conv_output_size", "tf_output_size", "conv_forward_naive",
                "conv_backward_im2col", "max_pool_forward_naive", "max_pool_backward_naive",
                "avg_pool_forward_naive", "avg_pool_backward_naive", "max_pool_forward_fast",
                "max_pool_backward_fast", "global_avg_pool_forward", "global_avg_pool_backward")
-FORBIDDEN_MODULES = ("dlcourse.layers.conv", "dlcourse.layers.pool", "dlcourse.costs",
+FORBIDDEN_MODULES = ("dlcourse.layers.conv", "dlcourse.layers.conv_variants",
+                     "dlcourse.layers.pool", "dlcourse.costs",
                      "dlcourse.models", "dlcourse.train", "dlcourse.optim",
                      *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradcheck.py",
@@ -44,6 +47,7 @@ OWN_WORK = {"forbid": merge(FRAMEWORKS, CONVOLUTION)}
 # The forward passes of the notebook: a backward pass that runs them more often than this
 # is estimating its gradient by finite differences.
 FORWARDS = {"conv_forward_naive": 4, "conv_forward_im2col": 4}
+TRANSPOSE_FORWARDS = {"conv_transpose_forward": 4, **FORWARDS}
 _NOT_YOUR_LAYER = ("this part asks for the flipped convolution written out with loops or "
                    "slices, not a call of your layer of part 2")
 
@@ -186,6 +190,40 @@ def convolve_inputs(rng, case):
     return {"x": rng.normal(size=(h, w_)), "k": _asymmetric(rng, (kh, kw))}
 
 
+# -- 5. transposed convolution -----------------------------------------------------------
+
+def _transpose_size(n, k, stride, pad):
+    return (n - 1) * stride - 2 * pad + k
+
+
+def conv_transpose_inputs(rng, case):
+    """x (N, C, H, W), w (C, F, HH, WW), b (F,): N, C, F different and at least 2,
+    H != W, HH != WW (so swapped axes fail), C != F (so reading w as (F, C, ...) fails),
+    kernels larger than the stride somewhere (so overlapping copies must add), and every
+    stride/padding pair of the convolution cases, so a forgotten crop changes the shape."""
+    if case == 0:
+        n, c, f, h, w_, hh, ww, stride, pad = 2, 3, 2, 3, 4, 3, 2, 2, 1
+    else:
+        stride, pad = STRIDE_PAD[(case - 1) % len(STRIDE_PAD)]
+        n, c, f = _different(rng, 3, 2, 5)
+        hh, ww = _different(rng, 2, 2, 6)
+        h, w_ = _different(rng, 2, 2, 6)
+        # every output side at least 1 pixel
+        while min(_transpose_size(h, hh, stride, pad), _transpose_size(w_, ww, stride, pad)) < 1:
+            h, w_ = h + 1, w_ + 1
+    return {"x": rng.normal(size=(n, c, h, w_)), "w": rng.normal(size=(c, f, hh, ww)),
+            "b": rng.normal(size=f), "stride": np.int64(stride), "pad": np.int64(pad)}
+
+
+def conv_transpose_backward_inputs(rng, case):
+    arrays = conv_transpose_inputs(rng, case)
+    (n, _, h, w_), (_, f, hh, ww) = arrays["x"].shape, arrays["w"].shape
+    s, p = int(arrays["stride"]), int(arrays["pad"])
+    arrays["dout"] = rng.normal(size=(n, f, _transpose_size(h, hh, s, p),
+                                      _transpose_size(w_, ww, s, p)))
+    return arrays
+
+
 PARTS = [
     # Sizes, counts and receptive fields are integers: compared exactly.
     {"grade_id": "conv-output-size", "probe": "conv_output_size",
@@ -215,4 +253,12 @@ PARTS = [
      "functions": ["convolve2d_true"], "inputs": convolve_inputs,
      "own_work": {"forbid": {"conv_forward_naive": _NOT_YOUR_LAYER,
                              "conv_forward_im2col": _NOT_YOUR_LAYER}}},
+    {"grade_id": "conv-transpose-forward", "probe": "conv_transpose_forward",
+     "functions": ["conv_transpose_forward"], "inputs": conv_transpose_inputs, "cases": 4},
+    {"grade_id": "conv-transpose-backward", "probe": "conv_transpose_backward",
+     "functions": ["conv_transpose_forward", "conv_transpose_backward"],
+     "inputs": conv_transpose_backward_inputs, "cases": 4,
+     "weights": {"dx": 3, "dw": 2, "db": 1},
+     "own_work": {"functions": ["conv_transpose_backward"], "forbid": FINITE_DIFFERENCES,
+                  "calls": TRANSPOSE_FORWARDS}},
 ]
