@@ -84,9 +84,9 @@ class ConvNetBN:
     def loss(self, x, y):
         """Mean cross-entropy on a training batch (batch statistics), and all gradients."""
         s, (c_conv, c_bn, c_relu, c_pool, c_fc) = self.scores(x, mode="train")
-        loss, ds = softmax_loss(s, y)
+        loss, d_scores = softmax_loss(s, y)
         grads = {}
-        dh, grads["W2"], grads["b2"] = affine_backward(ds, c_fc)
+        dh, grads["W2"], grads["b2"] = affine_backward(d_scores, c_fc)
         dh = relu_backward(max_pool_backward_fast(dh, c_pool), c_relu)
         if self.batchnorm:
             backward = (spatial_batchnorm_backward_detached if self.detach_stats

@@ -124,6 +124,7 @@ def graded_library_functions():
     """Course-library functions whose source the book must not print (a problem set
     grades them)."""
     from dlcourse import (
+        bn_models,
         costs,
         enas_controller,
         enas_search,
@@ -151,6 +152,7 @@ def graded_library_functions():
             # graded in ps04
             norm.batchnorm_forward, norm.batchnorm_backward, norm.spatial_batchnorm_forward,
             norm.spatial_batchnorm_backward,
+            bn_models.ConvNetBN.loss,  # in substance ps04's bn_cnn_loss
             # graded in ps06
             attention.attention_forward, attention.attention_backward,
             attention.multi_head_attention_forward, attention.positional_encoding,
