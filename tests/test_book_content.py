@@ -137,6 +137,7 @@ def graded_library_functions():
         activations,
         attention,
         conv_variants,
+        dropout,
         embedding,
         fc,
         losses,
@@ -149,6 +150,7 @@ def graded_library_functions():
             activations.sigmoid, activations.sigmoid_backward, losses.softmax_loss,
             gradcheck.eval_numerical_gradient, costs.fc_macs,
             models.MLP.loss,  # in substance ps01's two_layer_loss
+            dropout.dropout_forward, dropout.dropout_backward,  # graded in ps01 too
             # graded in ps04
             norm.batchnorm_forward, norm.batchnorm_backward, norm.spatial_batchnorm_forward,
             norm.spatial_batchnorm_backward,

@@ -20,8 +20,15 @@ from autograder.ownwork import FINITE_DIFFERENCES, FRAMEWORKS
 NOTEBOOK = "ps01_fully_connected.ipynb"
 # Every module of the course library that holds a graded answer; the sandbox does not
 # contain them at all.
+# Chapter 1's dropout (dlcourse/layers/dropout.py), graded in part 8, is inside
+# "dlcourse.layers" already (a prefix match covers its submodules), and so are the names
+# dlcourse.layers re-exports from it; they are listed so that they stay refused if the
+# package entry is ever narrowed, as ps02's is, to the modules of this set's answers.
+_REEXPORTED = ("dropout_forward", "dropout_backward")
 FORBIDDEN_MODULES = ("dlcourse.layers", "dlcourse.gradcheck", "dlcourse.costs",
-                     "dlcourse.models", "dlcourse.train", "dlcourse.optim")
+                     "dlcourse.models", "dlcourse.train", "dlcourse.optim",
+                     "dlcourse.layers.dropout",
+                     *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py"]}
 OWN_WORK = {"forbid": FRAMEWORKS}
 
@@ -199,6 +206,86 @@ def two_layer_net_inputs(rng, case):
             "train_seed": np.int64(rng.integers(1, 10**6))}
 
 
+# -- 7. initialisation -------------------------------------------------------------------
+
+def he_init_inputs(rng, case):
+    """Fan-in and fan-out at least 3x apart, either way round (variance 2 / n_out is then
+    off by 3x or more), and at least 40,000 weights, so that the sample variance is within
+    4% of the true one (6 standard errors) and the excess kurtosis within 0.15."""
+    if case == 0:
+        n_in, n_out = 300, 150
+    else:
+        small = int(rng.integers(60, 130))
+        large = int(rng.integers(max(3 * small, 40_000 // small + 1), 1200))
+        n_in, n_out = (large, small) if case % 2 == 1 else (small, large)
+    return {"n_in": np.int64(n_in), "n_out": np.int64(n_out),
+            "seed": np.int64(rng.integers(1, 10**6))}
+
+
+# (init, depth) of the secret cases: a standard deviation of 0.01, 1/n, He's 2/n, and
+# weights that make the signal grow (std 0.6 at widths 10 to 25). Small sizes keep the
+# published copies of these configurations (visible.json) small.
+INIT_CASES = [("small", 12), ("lecun", 6), ("he", 9), ("large", 5)]
+
+
+def activation_stds_inputs(rng, case):
+    """x (N, D_0) and L weight matrices w0 .. w{L-1}, W_l of shape (D_{l-1}, D_l), the
+    widths all different from N and from their neighbours (a transposed product fails)."""
+    if case == 0:
+        init, depth = "he", 3
+        widths = [5, 8, 7, 6]
+        n = 4
+    else:
+        init, depth = INIT_CASES[case - 1]
+        n = int(rng.integers(8, 17))
+        widths = _different(rng, depth + 1, 10, 26, avoid={n})
+    x = rng.normal(size=(n, widths[0]))
+    weights = {}
+    for l in range(depth):
+        n_in, n_out = widths[l], widths[l + 1]
+        std = {"small": 0.01, "lecun": np.sqrt(1.0 / n_in), "he": np.sqrt(2.0 / n_in),
+               "large": 0.6}[init]
+        weights[f"w{l}"] = rng.normal(0.0, std, size=(n_in, n_out))
+    return {"x": x, **weights}
+
+
+# -- 8. dropout ---------------------------------------------------------------------------
+
+def _no_zeros(x):
+    """Entries at least 0.5 away from 0 (so out / x recovers the mask), both signs."""
+    return np.sign(x + (x == 0)) * (0.5 + np.abs(x))
+
+
+def dropout_inputs(rng, case):
+    """x of any shape (1-D to 4-D), p = 0 in one secret case (out is x), the others
+    between 0.2 and 0.8."""
+    if case == 0:
+        x, p = _no_zeros(rng.normal(size=(3, 4))), 0.4
+    else:
+        shape = tuple(int(v) for v in rng.integers(2, 7, size=case))  # 1-D .. 4-D
+        x = _no_zeros(rng.normal(size=shape))
+        p = [0.0, rng.uniform(0.2, 0.45), rng.uniform(0.5, 0.8), 0.5][case - 1]
+    return {"x": x, "p": np.float64(p), "seed": np.int64(rng.integers(1, 10**6))}
+
+
+def dropout_statistics_inputs(rng, case):
+    """A small x and p from 0.2 to 0.8; many draws from one generator."""
+    p = 0.5 if case == 0 else float(rng.uniform(0.2, 0.8))
+    x = _no_zeros(rng.normal(size=(4, 5) if case == 0 else
+                             tuple(int(v) for v in rng.integers(2, 6, size=2))))
+    return {"x": x, "p": np.float64(p), "seed": np.int64(rng.integers(1, 10**6)),
+            "draws": np.int64(2000)}
+
+
+def dropout_backward_inputs(rng, case):
+    """p from 0.2 to 0.8 (no p = 0: it has no mask to get wrong)."""
+    arrays = dropout_inputs(rng, case)
+    if float(arrays["p"]) == 0.0:
+        arrays["p"] = np.float64(rng.uniform(0.2, 0.8))
+    arrays["dout"] = rng.normal(size=arrays["x"].shape)
+    return arrays
+
+
 PARTS = [
     {"grade_id": "affine-forward", "probe": "affine_forward",
      "functions": ["affine_forward"], "inputs": affine_inputs},
@@ -244,4 +331,28 @@ PARTS = [
     {"grade_id": "two-layer-net", "probe": "two_layer_net",
      "functions": ["train_two_layer_net"], "inputs": two_layer_net_inputs, "cases": 2,
      "scorer": "score_two_layer_net"},
+    # Drawn at random, so judged by statistics: shape, mean, variance, normality, and
+    # the generator as the only source of randomness.
+    {"grade_id": "he-init", "probe": "he_init", "functions": ["he_init"],
+     "inputs": he_init_inputs, "cases": 4, "scorer": "score_he_init"},
+    # Standard deviations near 1e-19 (std 0.01 over 12 layers): relative only.
+    {"grade_id": "activation-stds", "probe": "activation_stds",
+     "functions": ["activation_stds"], "inputs": activation_stds_inputs, "cases": 4,
+     "atol": 0.0},
+    # The mask convention is fixed (keep = rng.random(x.shape) >= p), so the masks are the
+    # reference's exactly; the statistics below do not depend on the convention.
+    {"grade_id": "dropout-forward", "probe": "dropout_forward",
+     "functions": ["dropout_forward"], "inputs": dropout_inputs, "cases": 4,
+     "weights": {"out": 3, "test": 1}},
+    {"grade_id": "dropout-statistics", "probe": "dropout_statistics",
+     "functions": ["dropout_forward"], "inputs": dropout_statistics_inputs,
+     "scorer": "score_dropout_statistics"},
+    # dx as the reference has it (the convention's mask), and dx through the mask of the
+    # student's own forward pass (out / x): a backward pass that draws a new mask fails
+    # both, one consistent with a forward pass that forgot 1 / (1 - p) only the first.
+    {"grade_id": "dropout-backward", "probe": "dropout_backward",
+     "functions": ["dropout_forward", "dropout_backward"],
+     "inputs": dropout_backward_inputs, "cases": 4,
+     "weights": {"dx": 1, "own_mask_error": 2},
+     "own_work": derived("dropout_backward", dropout_forward=2)},
 ]

@@ -2,8 +2,10 @@
 
 Each probe calls your functions, found in the notebook's namespace ``ns``, on the given
 inputs and returns plain arrays; the grader compares them with the reference answer's
-arrays for the same inputs. ``score_two_layer_net`` judges the trained network by its
-test accuracy instead, computed by the grader itself from the weights you return.
+arrays for the same inputs. Three parts are judged by a scorer instead:
+``score_two_layer_net`` judges the trained network by its test accuracy, computed by the
+grader itself from the weights you return; ``score_he_init`` and
+``score_dropout_statistics`` judge random draws by their statistics.
 """
 
 import functools
@@ -133,3 +135,119 @@ def score_two_layer_net(outputs, inputs):
     if accuracy >= ACCURACY_NEEDED:
         return True, f"test accuracy {accuracy:.1%} (needs {ACCURACY_NEEDED:.0%})"
     return False, f"test accuracy {accuracy:.1%}, below the {ACCURACY_NEEDED:.0%} needed"
+
+
+def _floats(outputs, name, shape):
+    """outputs[name] as a float64 array of ``shape``, or (None, why not)."""
+    if name not in outputs:
+        return None, f"'{name}' is missing from the result"
+    a = np.asarray(outputs[name])
+    if a.dtype.kind != "f" or a.dtype.itemsize < 8:
+        return None, f"'{name}' has dtype {a.dtype}, expected float64"
+    if a.shape != tuple(shape):
+        return None, f"'{name}' has shape {a.shape}, expected {tuple(shape)}"
+    if not np.all(np.isfinite(a)):
+        return None, f"'{name}' contains NaN or infinity"
+    return a, None
+
+
+def he_init(ns, n_in, n_out, seed):
+    """Your he_init twice with the same seed and once with another."""
+    n_in, n_out, seed = int(n_in), int(n_out), int(seed)
+    return {"w": ns["he_init"](n_in, n_out, np.random.default_rng(seed)),
+            "again": ns["he_init"](n_in, n_out, np.random.default_rng(seed)),
+            "other": ns["he_init"](n_in, n_out, np.random.default_rng(seed + 1))}
+
+
+def score_he_init(outputs, inputs):
+    """(passed, message). The weights must have shape (n_in, n_out) and come from the
+    generator alone (the same seed gives the same weights, another seed others); their
+    mean, variance and excess kurtosis must fit N(0, 2 / n_in) within 6 standard errors
+    (a variance of 2 / n_out is off by a factor 2 or more, a uniform distribution of the
+    right variance has an excess kurtosis of -1.2)."""
+    n_in, n_out = int(inputs["n_in"]), int(inputs["n_out"])
+    arrays = {}
+    for name in ("w", "again", "other"):
+        arrays[name], problem = _floats(outputs, name, (n_in, n_out))
+        if problem:
+            return False, problem
+    w = arrays["w"]
+    if not np.array_equal(w, arrays["again"]):
+        return False, ("two calls with generators of the same seed gave different "
+                       "weights: draw every random number from rng")
+    if np.array_equal(w, arrays["other"]):
+        return False, "generators of different seeds gave the same weights"
+    n, var = w.size, 2.0 / n_in
+    mean, sample_var = float(w.mean()), float(w.var())
+    if abs(mean) > 6.0 * np.sqrt(var / n):
+        return False, f"the weights' mean is {mean:.3g}, expected 0"
+    if abs(sample_var / var - 1.0) > 6.0 * np.sqrt(2.0 / n):
+        return False, (f"the weights' variance is {sample_var:.4g}, expected 2 / n_in = "
+                       f"{var:.4g} (n_in = {n_in}, n_out = {n_out})")
+    kurtosis = float(np.mean((w - mean) ** 4) / sample_var ** 2 - 3.0)
+    if abs(kurtosis) > 6.0 * np.sqrt(24.0 / n):
+        return False, (f"the weights are not normally distributed: excess kurtosis "
+                       f"{kurtosis:.2f}, 0 for a normal distribution")
+    return True, f"variance {sample_var:.4g} for 2 / n_in = {var:.4g}"
+
+
+def activation_stds(ns, x, **weights):
+    """Your activation_stds on x and the weights w0, w1, ... in that order."""
+    order = sorted(weights, key=lambda name: int(name[1:]))
+    stds = ns["activation_stds"](x.copy(), [weights[name].copy() for name in order])
+    return {"stds": np.asarray(stds)}
+
+
+def dropout_forward(ns, x, p, seed):
+    """Your dropout_forward in training (its mask drawn by a generator of the given
+    seed) and at test time."""
+    out, _ = ns["dropout_forward"](x.copy(), float(p), np.random.default_rng(int(seed)),
+                                   train=True)
+    test, _ = ns["dropout_forward"](x.copy(), float(p), np.random.default_rng(int(seed)),
+                                    train=False)
+    return {"out": out, "test": test}
+
+
+def dropout_statistics(ns, x, p, seed, draws):
+    """``draws`` calls of your dropout_forward in training, one generator for all of
+    them, stacked: shape (draws, *x.shape)."""
+    rng = np.random.default_rng(int(seed))
+    outs = [ns["dropout_forward"](x.copy(), float(p), rng, train=True)[0]
+            for _ in range(int(draws))]
+    return {"outs": np.stack([np.asarray(o) for o in outs])}
+
+
+def score_dropout_statistics(outputs, inputs):
+    """(passed, message). Over the draws, each entry of out must average x (inverted
+    dropout keeps the mean; without the 1 / (1 - p) it is (1 - p) x) and be 0 in a share
+    p of them, within 6 standard errors; and the draws must differ (a new mask per call)."""
+    x, p, draws = inputs["x"], float(inputs["p"]), int(inputs["draws"])
+    outs, problem = _floats(outputs, "outs", (draws, *x.shape))
+    if problem:
+        return False, problem
+    if np.all(outs == outs[0]):
+        return False, f"all {draws} calls returned the same output: draw a new mask each call"
+    ratio = outs.mean(axis=0) / x  # 1 for an unbiased layer
+    bound = 6.0 * np.sqrt(p / ((1.0 - p) * draws)) + 1e-9
+    worst = int(np.argmax(np.abs(ratio - 1.0)))
+    if abs(ratio.flat[worst] - 1.0) > bound:
+        return False, (f"over {draws} draws with p = {p:.3g}, out averages "
+                       f"{ratio.flat[worst]:.3f} x at one entry (mean kept means 1; "
+                       f"1 - p = {1 - p:.3f} suggests the 1 / (1 - p) is missing)")
+    dropped = float(np.mean(outs == 0))
+    if abs(dropped - p) > 6.0 * np.sqrt(p * (1.0 - p) / outs.size) + 1e-9:
+        return False, (f"a share {dropped:.3f} of the entries are dropped, expected "
+                       f"p = {p:.3g} (p is the probability to drop, not to keep)")
+    return True, f"mean kept; share dropped {dropped:.3f} for p = {p:.3g}"
+
+
+def dropout_backward(ns, x, p, seed, dout):
+    """dx from your dropout_backward, after your dropout_forward with a generator of the
+    given seed; and own_mask_error = dx - dout * out / x, which is 0 when dx goes
+    through the mask that your forward pass applied (x has no zero entries)."""
+    out, cache = ns["dropout_forward"](x.copy(), float(p),
+                                       np.random.default_rng(int(seed)), train=True)
+    dx = np.asarray(ns["dropout_backward"](dout.copy(), cache))
+    if dx.shape != x.shape or np.shape(out) != x.shape:
+        return {"dx": dx, "own_mask_error": dx}  # the comparison reports the shape
+    return {"dx": dx, "own_mask_error": dx - dout * (np.asarray(out) / x)}
