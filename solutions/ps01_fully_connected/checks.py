@@ -269,8 +269,11 @@ def dropout_inputs(rng, case):
 
 
 def dropout_statistics_inputs(rng, case):
-    """A small x and p from 0.2 to 0.8; many draws from one generator."""
-    p = 0.5 if case == 0 else float(rng.uniform(0.2, 0.8))
+    """A small x and p from 0.2 to 0.4 or 0.6 to 0.8: never near 0.5, where dropping with
+    probability p and keeping with probability p look alike. Many draws from one
+    generator."""
+    low = 0.3 if case == 0 else [0.6, 0.2][case % 2]
+    p = low if case == 0 else float(rng.uniform(low, low + 0.2))
     x = _no_zeros(rng.normal(size=(4, 5) if case == 0 else
                              tuple(int(v) for v in rng.integers(2, 6, size=2))))
     return {"x": x, "p": np.float64(p), "seed": np.int64(rng.integers(1, 10**6)),
