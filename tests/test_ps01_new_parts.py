@@ -359,3 +359,20 @@ def test_dropout_backward_by_finite_differences_scores_nothing():
              "    return eval_numerical_gradient(lambda v: 0.0, dout)\n"]
     found = ownwork.check(cells, rules)
     assert "dropout-backward" in found and "finite differences" in found["dropout-backward"]
+
+
+def test_the_notebooks_mask_convention_is_the_librarys(reference):
+    """The set's dropout (keep = rng.random(x.shape) >= p) draws the masks of chapter 1's
+    library version, dlcourse.layers.dropout, from the same generator: the book and the
+    set agree."""
+    from dlcourse.layers.dropout import dropout_backward, dropout_forward
+
+    rng = np.random.default_rng(0)
+    for shape, p in (((7,), 0.3), ((4, 6), 0.5), ((2, 3, 5), 0.8), ((3, 4), 0.0)):
+        x, dout = rng.normal(size=shape), rng.normal(size=shape)
+        seed = int(rng.integers(10**6))
+        lib_out, lib_cache = dropout_forward(x, p, np.random.default_rng(seed))
+        out, cache = reference["dropout_forward"](x, p, np.random.default_rng(seed))
+        np.testing.assert_allclose(out, lib_out, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(reference["dropout_backward"](dout, cache),
+                                   dropout_backward(dout, lib_cache), rtol=1e-15, atol=0)

@@ -10,7 +10,9 @@ wrong.
 No graded function may use a library that does its job (OWN_WORK: scipy, a deep-learning
 framework, ...); the backward passes and the losses' gradients are derived: no numerical
 gradient, and at most a few calls of a forward pass while they run (finite differences
-make hundreds). Parts with separate outputs give each its share (weights).
+make hundreds). Parts with separate outputs give each its share (weights). Random draws
+(he_init's weights, dropout over many calls) are judged by their statistics, within 6
+standard errors; dropout's exact masks follow the notebook's convention.
 """
 
 import numpy as np
