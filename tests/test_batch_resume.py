@@ -186,7 +186,7 @@ def test_a_correct_submission_keeps_full_marks_on_a_loaded_machine(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = read_csv(tmp_path / "course/ps01_fully_connected/grades.csv")
     assert [r["status"] for r in rows] == ["ok"] * 3
-    assert [r["auto_total"] for r in rows] == ["40"] * 3  # every auto-graded point
+    assert [r["auto_total"] for r in rows] == ["58"] * 3  # every auto-graded point
 
 
 def test_ctrl_c_after_force_says_how_to_regrade_only_the_rest(tmp_path):

@@ -1,4 +1,6 @@
-"""Inverted dropout (Srivastava et al., 2014). Chapter 6.
+"""Inverted dropout (Srivastava et al., 2014).
+
+Chapter 1 derives it; chapter 6 uses it in the Transformer.
 
 In training every entry is kept with probability 1 - p and the kept entries are divided
 by 1 - p, so E[out] = x: the layer can then be the identity at test time, with nothing to
@@ -10,7 +12,7 @@ import numpy as np
 
 
 def dropout_forward(x, p, rng=None, train=True):
-    """Inverted dropout of x. Chapter 6.
+    """Inverted dropout of x. Chapter 1.
 
     Inputs:
         x: any shape.
@@ -34,5 +36,5 @@ def dropout_forward(x, p, rng=None, train=True):
 
 
 def dropout_backward(dout, cache):
-    """Gradient of dropout_forward: dout * mask (dout itself for the identity). Chapter 6."""
+    """Gradient of dropout_forward: dout * mask (dout itself for the identity). Chapter 1."""
     return dout if cache is None else dout * cache
