@@ -7,7 +7,7 @@ from dlcourse.costs import fc_macs, fc_param_count, memory_bytes
 from dlcourse.data import load_digits_split
 from dlcourse.gradcheck import eval_numerical_gradient, rel_error
 from dlcourse.models import MLP
-from dlcourse.optim import adam, sgd, sgd_momentum
+from dlcourse.optim import adam, rmsprop, sgd, sgd_momentum, sgd_nesterov
 from dlcourse.plotting import confusion_matrix
 from dlcourse.train import train
 
@@ -43,7 +43,7 @@ def test_digits_split_is_stratified_standardised_and_reproducible():
     assert not np.array_equal(load_digits_split(seed=4)["y_test"], a["y_test"])
 
 
-@pytest.mark.parametrize("rule", [sgd, sgd_momentum, adam])
+@pytest.mark.parametrize("rule", [sgd, sgd_momentum, sgd_nesterov, rmsprop, adam])
 def test_update_rules_minimise_a_quadratic(rule):
     target = np.array([1.0, -2.0, 3.0])
     w, config = np.zeros(3), {"learning_rate": 0.05}

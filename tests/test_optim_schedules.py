@@ -17,15 +17,6 @@ from dlcourse.optim import (
 from dlcourse.train import held_out_loss, train
 
 
-@pytest.mark.parametrize("rule", [sgd_nesterov, rmsprop])
-def test_new_update_rules_minimise_a_quadratic(rule):
-    target = np.array([1.0, -2.0, 3.0])
-    w, config = np.zeros(3), {"learning_rate": 0.01}
-    for _ in range(3000):
-        w, config = rule(w, 2 * (w - target), config)
-    np.testing.assert_allclose(w, target, atol=2e-2)
-
-
 def test_nesterov_equals_the_look_ahead_form():
     """v <- mu v - lr grad(w + mu v); w <- w + v, tracked in u = w + mu v."""
     curv = np.array([1.0, 7.0])
