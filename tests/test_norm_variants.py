@@ -143,3 +143,140 @@ def test_weight_scale_and_default_init(rng):
     assert abs(he.params["W1"].std() - np.sqrt(2 / 64)) < 0.01
     with pytest.raises(ValueError):
         DeepMLP((3, 3), rng, bn="middle")
+
+
+# -- problem set 4, part 6: the conv net with spatial BN ---------------------------------
+
+def _ps04():
+    from grading_helpers import ROOT
+
+    from autograder import assignment as assignments
+
+    a = assignments.load("ps04", ROOT / "solutions")
+    return a, a.load_probes()
+
+
+def _ps04_solution():
+    """The solution notebook's answer and given cells, run in order."""
+    import json
+
+    from grading_helpers import ROOT
+
+    path = ROOT / "solutions" / "ps04_batch_norm" / "ps04_batch_norm.ipynb"
+    ns = {}
+    for cell in json.loads(path.read_text())["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if cell["cell_type"] == "code" and (
+                meta.get("solution") or (meta.get("locked") and not meta.get("grade"))):
+            exec("".join(cell["source"]), ns)
+    return ns
+
+
+def _ps04_points(grade_id, ns, seed=2027):
+    """Points ``ns`` earns for one part on the hidden cases of ``seed``, judged as the
+    grader judges them (probes run in this process)."""
+    from autograder.grading import case_inputs, judge_part, sandbox_inputs
+
+    a, probes = _ps04()
+    part = next(p for p in a.parts if p.grade_id == grade_id)
+    inputs = case_inputs(a, seed)
+    sent = sandbox_inputs(a, inputs)
+    cases = [c for g, c in inputs if g == grade_id]
+    probe = getattr(probes, part.probe)
+    reference = _ps04_solution()
+    expected, outputs = {}, {}
+
+    def arrays(got):  # as the sandbox returns them: .npy arrays
+        return {k: np.asarray(v) for k, v in got.items()}
+
+    for c in cases:
+        key = (grade_id, c)
+        expected[key] = arrays(probe(reference, **sent[key]))
+        try:
+            outputs[key] = arrays(probe(ns, **sent[key]))
+        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
+            outputs[key] = None
+    return judge_part(part, cases, outputs, expected, inputs, probes, {})[0]
+
+
+def test_ps04_held_out_digits_stay_with_the_grader():
+    from autograder.grading import case_inputs, sandbox_inputs
+
+    a, _ = _ps04()
+    inputs = case_inputs(a, 2027)
+    sent = sandbox_inputs(a, inputs)
+    for gid in ("bn-cnn-train", "bn-cnn-train-top"):
+        for case in ("1", "2"):
+            held, train = inputs[(gid, case)]["held_idx"], inputs[(gid, case)]["train_idx"]
+            assert len(held) == 450 and not set(held) & set(train)
+            assert set(sent[(gid, case)]) == {"train_idx", "seed"}
+    assert not np.array_equal(inputs[("bn-cnn-train", "1")]["held_idx"],
+                              inputs[("bn-cnn-train", "2")]["held_idx"])
+
+
+def test_ps04_cnn_parts_fail_typical_wrong_answers():
+    ns = _ps04_solution()
+    assert _ps04_points("bn-cnn-loss", ns) == 6
+    assert _ps04_points("bn-cnn-test", ns) == 3
+
+    def detached_loss(params, bn_param, x, y):
+        """The BN backward with the batch statistics treated as constants."""
+        return _detached(ns, params, bn_param, x, y)
+
+    assert _ps04_points("bn-cnn-loss", {**ns, "bn_cnn_loss": detached_loss}) == 5
+
+    def scores_with_batch_stats(params, bn_param, x):
+        bn = dict(bn_param, mode="train")
+        conv = ns["conv_forward_im2col"](x, params["W1"], np.zeros(len(params["gamma"])),
+                                         stride=1, pad=1)[0]
+        normed = ns["spatial_batchnorm_forward"](conv, params["gamma"], params["beta"],
+                                                 bn)[0]
+        pooled = ns["max_pool_forward_fast"](np.maximum(normed, 0))[0]
+        return ns["affine_forward"](pooled, params["W2"], params["b2"])[0]
+
+    assert _ps04_points("bn-cnn-test", {**ns, "bn_cnn_scores": scores_with_batch_stats}) == 1
+
+    def loss_forgetting_averages(params, bn_param, x, y):
+        return ns["bn_cnn_loss"](params, dict(bn_param), x, y)  # updates a copy
+
+    assert _ps04_points("bn-cnn-test", {**ns, "bn_cnn_loss": loss_forgetting_averages}) == 0
+
+
+def _detached(ns, params, bn_param, x, y):
+    """bn_cnn_loss with the detached (wrong) spatial BN backward: dx = gamma dy / std."""
+    F = params["W1"].shape[0]
+    bn_param["mode"] = "train"
+    conv, c_conv = ns["conv_forward_im2col"](x, params["W1"], np.zeros(F), stride=1, pad=1)
+    normed, c_bn = ns["spatial_batchnorm_forward"](conv, params["gamma"], params["beta"],
+                                                   bn_param)
+    hidden, c_relu = ns["relu_forward"](normed)
+    pooled, c_pool = ns["max_pool_forward_fast"](hidden, pool_height=2, pool_width=2,
+                                                 stride=2)
+    scores, c_fc = ns["affine_forward"](pooled, params["W2"], params["b2"])
+    loss, ds = ns["softmax_loss"](scores, y)
+    dp, dW2, db2 = ns["affine_backward"](ds, c_fc)
+    dn = ns["relu_backward"](ns["max_pool_backward_fast"](dp, c_pool), c_relu)
+    x_hat_rows, gamma, std = c_bn
+    n, f, h, w = dn.shape
+    rows = dn.transpose(0, 2, 3, 1).reshape(-1, f)
+    dconv = (gamma * rows / std).reshape(n, h, w, f).transpose(0, 3, 1, 2)
+    dgamma, dbeta = (rows * x_hat_rows).sum(axis=0), rows.sum(axis=0)
+    _, dW1, _ = ns["conv_backward_im2col"](dconv, c_conv)
+    return loss, {"W1": dW1, "gamma": dgamma, "beta": dbeta, "W2": dW2, "b2": db2}
+
+
+def test_ps04_training_is_scored_on_held_out_digits():
+    """The reference passes both thresholds; a network trained on one batch's worth of
+    digits passes neither. (Running averages left at 0 and 1 would pass here: with
+    standardised digits and He's initialisation the channels' statistics stay close to
+    them, so the averages are checked by bn-cnn-test instead.)"""
+    ns = _ps04_solution()
+    assert _ps04_points("bn-cnn-train", ns) == 4
+    assert _ps04_points("bn-cnn-train-top", ns) == 2
+
+    def barely_trained(data, rng):
+        short = {"x_train": data["x_train"][:64], "y_train": data["y_train"][:64]}
+        return ns["train_bn_cnn"](short, rng)
+
+    assert _ps04_points("bn-cnn-train", {**ns, "train_bn_cnn": barely_trained}) == 0
+    assert _ps04_points("bn-cnn-train-top", {**ns, "train_bn_cnn": barely_trained}) == 0

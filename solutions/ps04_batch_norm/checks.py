@@ -12,6 +12,17 @@ it, and a forgotten eps). The running variance must use the variance divided by 
 N - 1 version fails every case. The small-batch cases use a row count that is not a
 multiple of the batch size, and batch sizes 1, 2, 3 and 7 (1: the variance is 0).
 
+The small conv net of part 6: bn_cnn_loss is checked on shapes with N, C, F and K all
+different and even H != W, weights and gamma of both signs, and starting running averages
+that are neither 0 nor 1 (the probe returns them after the call, so an update that is
+lost shows); bn-cnn-test makes two training calls and then asks for test-mode scores, so
+a test mode that uses the batch statistics, or running averages never updated, fails.
+train_bn_cnn is trained in the sandbox on the training part of a secret split of the
+1,797 digits (indices drawn here from the grader's seed) and judged by probes.score_bn_cnn
+on the held-out part, whose indices are a scorer input only (never sent into the
+sandbox); the scorer classifies them itself, in test mode, from the returned weights and
+running averages.
+
 No graded function may use a library that does its job (OWN_WORK); the backward passes
 are derived: no numerical gradient, and at most two calls of a forward pass while they
 run. Every part's outputs are separable and each gets its share (weights).
@@ -32,7 +43,7 @@ _REEXPORTED = ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_al
                "spatial_batchnorm_forward", "spatial_batchnorm_backward",
                "layernorm_forward", "layernorm_backward")
 FORBIDDEN_MODULES = ("dlcourse.layers.norm", "dlcourse.models", "dlcourse.train",
-                     "dlcourse.optim",
+                     "dlcourse.optim", "dlcourse.bn_models",
                      *(f"dlcourse.layers.{name}" for name in _REEXPORTED))
 LIBRARY_FILES = {"dlcourse": ["__init__.py", "data.py", "plotting.py", "gradcheck.py",
                               "layers/__init__.py",
@@ -139,6 +150,58 @@ def small_batch_inputs(rng, case):
     return {"x": x, "batch_size": np.int64(size), "eps": np.float64(_eps(case))}
 
 
+def _cnn_sizes(rng, case):
+    """(N, C, F, K, H, W): N, C, F, K different, H != W even."""
+    if case == 0:
+        return 3, 2, 4, 5, 4, 6
+    n, c, f, k = _different(rng, 4, 2, 8)
+    h, w = (2 * v for v in _different(rng, 2, 1, 4))
+    return n, c, f, k, h, w
+
+
+def _cnn_params(rng, c, f, k, h, w):
+    return {"W1": rng.normal(scale=0.5, size=(f, c, 3, 3)),
+            "gamma": rng.uniform(0.5, 2.0, size=f) * rng.choice([-1.0, 1.0], size=f),
+            "beta": rng.normal(size=f),
+            "W2": rng.normal(scale=0.3, size=(f * (h // 2) * (w // 2), k)),
+            "b2": rng.normal(scale=0.5, size=k),
+            "running_mean": rng.normal(size=f), "running_var": rng.uniform(0.5, 2.0, size=f)}
+
+
+def bn_cnn_loss_inputs(rng, case):
+    n, c, f, k, h, w = _cnn_sizes(rng, case)
+    momentum = 0.9 if case == 0 else float(rng.uniform(0.5, 0.95))
+    return {**_cnn_params(rng, c, f, k, h, w), "momentum": np.float64(momentum),
+            "eps": np.float64(_eps(case)),
+            "x": _maps(rng, (n, c, h, w), c), "y": rng.integers(0, k, size=n)}
+
+
+def bn_cnn_test_inputs(rng, case):
+    n, c, f, k, h, w = _cnn_sizes(rng, case)
+    momentum = 0.9 if case == 0 else float(rng.uniform(0.5, 0.95))
+    n_test = 2 if case == 0 else int(rng.integers(1, 4))
+    return {**_cnn_params(rng, c, f, k, h, w), "momentum": np.float64(momentum),
+            "eps": np.float64(_eps(case)),
+            "xs": np.stack([_maps(rng, (n, c, h, w), c) for _ in range(2)]),
+            "ys": rng.integers(0, k, size=(2, n)),
+            "x_test": _maps(rng, (n_test, c, h, w), c)}
+
+
+N_DIGITS = 1797  # the 8x8 digits of scikit-learn
+N_HELD_OUT = 450
+
+
+def bn_cnn_train_inputs(rng, case):
+    """A split of the digits: training indices (sent) and held-out ones (scorer only).
+    Case 0 is the public split; the others come from the grader's secret seed."""
+    split = np.random.default_rng(0) if case == 0 else rng
+    order = split.permutation(N_DIGITS)
+    seed = 0 if case == 0 else int(rng.integers(1, 10**6))
+    return {"train_idx": np.sort(order[N_HELD_OUT:]).astype(np.int64),
+            "held_idx": np.sort(order[:N_HELD_OUT]).astype(np.int64),
+            "seed": np.int64(seed)}
+
+
 OWN_WORK = {"forbid": FRAMEWORKS}
 
 
@@ -170,4 +233,22 @@ PARTS = [
      "functions": ["batch_statistics", "normalization_mismatch"],
      "inputs": small_batch_inputs, "cases": 4,
      "weights": {"means": 2, "variances": 2, "mismatch": 4}},
+    {"grade_id": "bn-cnn-loss", "probe": "bn_cnn_loss",
+     "functions": ["bn_cnn_loss", "spatial_batchnorm_forward", "spatial_batchnorm_backward"],
+     "inputs": bn_cnn_loss_inputs,
+     "weights": {"loss": 1, "dW1": 1, "dgamma": 1, "dbeta": 1, "dW2": 1, "db2": 1},
+     "own_work": derived("bn_cnn_loss", conv_forward_im2col=2, relu_forward=2,
+                         max_pool_forward_fast=2, affine_forward=2,
+                         spatial_batchnorm_forward=2, batchnorm_forward=2,
+                         softmax_loss=2, bn_cnn_loss=0)},
+    {"grade_id": "bn-cnn-test", "probe": "bn_cnn_test",
+     "functions": ["bn_cnn_loss", "bn_cnn_scores", "spatial_batchnorm_forward"],
+     "inputs": bn_cnn_test_inputs, "weights": {"scores": 2, "running": 1}},
+    # Judged by the held-out accuracy the scorer computes from the returned weights.
+    {"grade_id": "bn-cnn-train", "probe": "bn_cnn_train", "functions": ["train_bn_cnn"],
+     "inputs": bn_cnn_train_inputs, "cases": 2, "scorer": "score_bn_cnn",
+     "scorer_inputs": ["held_idx"]},
+    {"grade_id": "bn-cnn-train-top", "probe": "bn_cnn_train", "functions": ["train_bn_cnn"],
+     "inputs": bn_cnn_train_inputs, "cases": 2, "scorer": "score_bn_cnn_top",
+     "scorer_inputs": ["held_idx"]},
 ]
