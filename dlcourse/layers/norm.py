@@ -207,20 +207,22 @@ def groupnorm_forward(x, gamma, beta, groups, gn_param=None):
 
 
 def groupnorm_backward(dout, cache):
-    """Gradients of group normalization: the batch-norm formula applied to each group of
-    each example, over its M = (C/G)*H*W values. Chapter 4.
+    """Gradients of group normalization: the batch-norm formula
+    applied to each group of each example, over its M = (C/G)*H*W
+    values. Chapter 4.
 
     Inputs:
-        dout: upstream gradient, shape (N, C, H, W); cache: from groupnorm_forward.
+        dout: upstream gradient, shape (N, C, H, W).
+        cache: from groupnorm_forward.
 
     Returns: dx (N, C, H, W), dgamma (C,), dbeta (C,).
     """
     x_hat, gamma, inv_std, groups = cache
-    n = dout.shape[0]
+    per_group = (dout.shape[0], groups, -1)           # (N, G, M)
     dbeta = dout.sum(axis=(0, 2, 3))
     dgamma = (dout * x_hat).sum(axis=(0, 2, 3))
-    g = (dout * gamma[:, None, None]).reshape(n, groups, -1)   # dL/dx_hat per group
-    xh = x_hat.reshape(n, groups, -1)
+    g = (dout * gamma[:, None, None]).reshape(per_group)  # dL/dx_hat
+    xh = x_hat.reshape(per_group)
     dx = inv_std * (g - g.mean(axis=2, keepdims=True)
                     - xh * (g * xh).mean(axis=2, keepdims=True))
     return dx.reshape(dout.shape), dgamma, dbeta
