@@ -33,9 +33,12 @@ def leaf(value, label):
 
 
 def apply(forward, backward, *inputs, label, **kwargs):
-    """Run a layer pair on nodes: forward(*values, **kwargs) -> (out, cache) now,
-    backward(dout, cache) -> grads of the inputs later (a single array or a tuple;
-    extra trailing gradients, e.g. of constants, are not allowed)."""
+    """Run a layer pair on nodes.
+
+    forward(*values, **kwargs) -> (out, cache) runs now; backward(dout, cache)
+    -> the inputs' gradients (one array or a tuple, one per input node) runs
+    when back-propagation reaches the new node.
+    """
     out, cache = forward(*(n.value for n in inputs), **kwargs)
 
     def grads(dout):
@@ -62,10 +65,11 @@ def topological_order(root):
 
 
 def backprop(root):
-    """Fill ``grad`` of every node below the scalar ``root`` (d root / d node).
+    """Fill ``grad`` of every node below the scalar ``root``: d root / d node.
 
-    Visits the nodes from the root down; a node used twice (fan-out) receives the sum of
-    the gradients of its uses before it passes its own on. Returns the order visited.
+    Sweeps the nodes from the root down; a node used twice (fan-out) gets
+    the sum of its uses' gradients before it passes its own on. Returns the
+    topological order (leaves first); the sweep visits it in reverse.
     """
     order = topological_order(root)
     for node in order:
@@ -74,6 +78,7 @@ def backprop(root):
     for node in reversed(order):
         if node.backward is None or node.grad is None:
             continue
-        for parent, g in zip(node.parents, node.backward(node.grad), strict=True):
+        grads = node.backward(node.grad)
+        for parent, g in zip(node.parents, grads, strict=True):
             parent.grad = g if parent.grad is None else parent.grad + g
     return order

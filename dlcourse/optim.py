@@ -101,8 +101,10 @@ def cosine_schedule(total_steps, warmup_steps=0, final_fraction=0.0):
     def multiplier(step):
         if step < warmup_steps:
             return (step + 1) / warmup_steps
-        t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return final_fraction + (1 - final_fraction) * 0.5 * (1 + np.cos(np.pi * t))
+        span = max(1, total_steps - warmup_steps)
+        t = min(1.0, (step - warmup_steps) / span)
+        cosine = 0.5 * (1 + np.cos(np.pi * t))
+        return final_fraction + (1 - final_fraction) * cosine
     return multiplier
 
 

@@ -45,7 +45,7 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam",
         optim_config: hyper-parameters of the rule, e.g.
             {"learning_rate": 1e-3}.
         schedule: None, or f(step) -> multiplier of optim_config's
-            learning_rate at step 0, 1, ... (``dlcourse.optim.cosine_schedule``).
+            learning_rate at step 0, 1, ... (e.g. ``optim.cosine_schedule``).
         patience: None, or early stopping on a validation set: the
             validation cross-entropy is recorded after every epoch, training
             stops after ``patience`` epochs without a new lowest one (give
@@ -64,12 +64,13 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam",
     step = UPDATE_RULES[update]
     configs = {name: dict(optim_config or {}) for name in model.params}
     if schedule is not None and "learning_rate" not in (optim_config or {}):
-        raise ValueError("a schedule multiplies optim_config['learning_rate']: give it")
+        raise ValueError("a schedule multiplies optim_config"
+                         "['learning_rate']: give it")
     x, y = data["x_train"], data["y_train"]
     held_out = "val" if "x_val" in data else "test"
     if patience is not None and held_out != "val":
-        raise ValueError("early stopping needs a validation set (x_val, y_val), "
-                         "never the test set")
+        raise ValueError("early stopping needs a validation set (x_val, "
+                         "y_val), never the test set")
     history = {"loss": [], "train_acc": [], f"{held_out}_acc": []}
     if patience is not None:
         history["val_loss"] = []
@@ -81,7 +82,8 @@ def train(model, data, rng, epochs=20, batch_size=64, update="adam",
             if drop_last and len(batch) < batch_size:
                 break
             if schedule is not None:
-                rate = optim_config["learning_rate"] * schedule(len(history["loss"]))
+                step_index = len(history["loss"])
+                rate = optim_config["learning_rate"] * schedule(step_index)
                 for config in configs.values():
                     config["learning_rate"] = rate
             loss, grads = model.loss(x[batch], y[batch])
