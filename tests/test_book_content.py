@@ -131,6 +131,7 @@ def graded_library_functions():
         gradcheck,
         models,
         nas,
+        resnet,
         transformer,
     )
     from dlcourse.layers import (
@@ -155,6 +156,8 @@ def graded_library_functions():
             norm.batchnorm_forward, norm.batchnorm_backward, norm.spatial_batchnorm_forward,
             norm.spatial_batchnorm_backward,
             bn_models.ConvNetBN.loss,  # in substance ps04's bn_cnn_loss
+            resnet.DeepCNN.loss,  # holds ps03's residual block, forward and backward
+            resnet.DeepCNN.scores,
             # graded in ps06
             attention.attention_forward, attention.attention_backward,
             attention.multi_head_attention_forward, attention.positional_encoding,
