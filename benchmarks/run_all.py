@@ -11,9 +11,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_mlp", "bench_optim", "bench_cnn", "bench_conv", "bench_bn",
-              "bench_lstm", "bench_lm", "bench_transformer", "bench_seq2seq",
-              "bench_attention", "bench_nas", "bench_grading", "bench_validate",
-              "bench_grading_overhead", "bench_dask", "bench_book_build"]
+              "bench_residual", "bench_lstm", "bench_lm", "bench_transformer",
+              "bench_seq2seq", "bench_attention", "bench_nas", "bench_grading",
+              "bench_validate", "bench_grading_overhead", "bench_dask",
+              "bench_book_build"]
 
 
 def main(names):
