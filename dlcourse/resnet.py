@@ -74,9 +74,9 @@ class DeepCNN:
     def loss(self, x, y):
         """Mean cross-entropy and the gradients of every parameter."""
         s, (caches, shape, cfc) = self.scores(x)
-        loss, ds = softmax_loss(s, y)
+        loss, dscores = softmax_loss(s, y)
         grads = {}
-        dpool, grads["Wfc"], grads["bfc"] = affine_backward(ds, cfc)
+        dpool, grads["Wfc"], grads["bfc"] = affine_backward(dscores, cfc)
         N, C, H, W = shape
         dh = np.broadcast_to(dpool[:, :, None, None] / (H * W), shape).copy()
         for block in range(len(caches) - 2, -1, -1):
