@@ -114,9 +114,11 @@ def _code_lines(source, min_len=14):
         for line in ast.get_source_segment(source, node).splitlines():
             line = line.split("#")[0].strip()
             # "return h, caches" says nothing about how h was computed, nor
-            # "N, C, H, W = x.shape" about what is done with the sizes
+            # "N, C, H, W = x.shape" or "for n in range(N):" about what is done
+            # with the sizes
             generic = (re.fullmatch(r"return [\w, ()]+", line)
-                       or re.fullmatch(r"[\w, ]+ = \w+\.shape", line))
+                       or re.fullmatch(r"[\w, ]+ = \w+\.shape", line)
+                       or re.fullmatch(r"for \w+ in range\(\w+\):", line))
             if len(line) >= min_len and not generic:
                 lines.append(re.sub(r"\s+", " ", line))
     return lines
