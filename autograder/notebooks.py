@@ -6,6 +6,7 @@ The submission's JSON is read as plain data: nothing in it is executed here.
 import ast
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +168,31 @@ def code_to_run(nb, test_sources):
 PYTHON_CELL_MAGICS = {"time", "capture", "prun"}
 
 
+# CPython 3.11 keeps the depth counter with which ast.parse converts its tree into Python
+# objects in state that all threads share, so a conversion interrupted by another thread's
+# parse can fail with "SystemError: AST constructor recursion depth mismatch" (CPython
+# gh-106905; it cost an honest solution its grade once in this project's CI, where the
+# grader's worker threads parse submissions side by side). The grader's threads therefore
+# parse one at a time, and a parse that still meets that error is repeated.
+_PARSE_LOCK = threading.Lock()
+_PARSE_ATTEMPTS = 3
+
+
+def parse_cell(source):
+    """The AST of a cell's Python (:func:`python_source`), safe to call from threads.
+
+    Raises what ``ast.parse`` raises for source that does not parse (SyntaxError,
+    ValueError, RecursionError, MemoryError)."""
+    code = python_source(source)
+    for attempt in range(1, _PARSE_ATTEMPTS + 1):
+        try:
+            with _PARSE_LOCK:
+                return ast.parse(code)
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc) or attempt == _PARSE_ATTEMPTS:
+                raise
+
+
 def python_source(source):
     """A cell's source as the Python IPython runs: magics, ``x = !cmd`` and ``obj?``
     become calls of ``get_ipython()``, as in a Jupyter kernel; the body of a
@@ -204,7 +230,7 @@ def check_source_rules(cells, functions, forbidden):
     last_binding, tainted, trees = {}, set(), []
     for index, cell in enumerate(cells):
         try:
-            tree = ast.parse(python_source(cell.source))
+            tree = parse_cell(cell.source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             # does not parse (or nests deeper than the parser goes): it defines nothing
             trees.append(None)

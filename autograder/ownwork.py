@@ -29,7 +29,7 @@ do not depend on names at all.
 import ast
 import builtins
 
-from autograder.notebooks import _module_level_nodes, python_source
+from autograder.notebooks import _module_level_nodes, parse_cell
 
 REASONS = {
     "finite-differences": "this part asks for the analytic gradient you derive; a gradient "
@@ -80,7 +80,7 @@ class Program:
         self.stars = []  # modules imported with *
         for source in cells:
             try:
-                tree = ast.parse(python_source(source))
+                tree = parse_cell(source)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 continue  # as the source rules do: a cell that does not parse defines nothing
             for node in _module_level_nodes(tree):
