@@ -97,3 +97,49 @@ def solution_and_check_lines():
                   if ln.strip().startswith("def ")]
         found = [(ps, ln) for ps, ln in found if ps != folder.name or ln not in public]
     return [(ps, ln) for ps, ln in found if ln not in library]
+
+
+def solution_namespace(folder):
+    """The namespace of a solution notebook's answer cells and given cells (imports,
+    data, helpers), run in order: no test, check or demo cell."""
+    nb = json.loads((ROOT / "solutions" / folder / f"{folder}.ipynb").read_text())
+    ns = {}
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        given = meta.get("locked") and not meta.get("grade")
+        if cell["cell_type"] == "code" and (meta.get("solution") or given):
+            exec("".join(cell["source"]), ns)
+    return ns
+
+
+def _as_received(outputs):
+    """A probe's outputs as the grader receives them from the sandbox: arrays."""
+    import numpy as np
+
+    return {name: np.asarray(value) for name, value in outputs.items()}
+
+
+def judge_in_process(problem_set, grade_id, ns, reference, seed):
+    """(points, message) that the functions in ``ns`` earn for one part on the hidden
+    cases of ``seed``, judged as the grader judges them: the probes get the inputs the
+    sandbox gets and return arrays, but run in this process, on ``ns`` and on the
+    ``reference`` namespace."""
+    from autograder import assignment as assignments
+    from autograder.grading import case_inputs, judge_part, sandbox_inputs
+
+    a = assignments.load(problem_set, ROOT / "solutions")
+    probes = a.load_probes()
+    part = next(p for p in a.parts if p.grade_id == grade_id)
+    inputs = case_inputs(a, seed)
+    sent = sandbox_inputs(a, inputs)
+    probe = getattr(probes, part.probe)
+    cases = [c for g, c in inputs if g == grade_id]
+    expected, outputs = {}, {}
+    for c in cases:
+        key = (grade_id, c)
+        expected[key] = _as_received(probe(reference, **sent[key]))
+        try:
+            outputs[key] = _as_received(probe(ns, **sent[key]))
+        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
+            outputs[key] = None
+    return judge_part(part, cases, outputs, expected, inputs, probes, {})

@@ -147,6 +147,7 @@ def test_weight_scale_and_default_init(rng):
 
 # -- problem set 4, part 6: the conv net with spatial BN ---------------------------------
 
+
 def _ps04():
     from grading_helpers import ROOT
 
@@ -157,46 +158,16 @@ def _ps04():
 
 
 def _ps04_solution():
-    """The solution notebook's answer and given cells, run in order."""
-    import json
+    from grading_helpers import solution_namespace
 
-    from grading_helpers import ROOT
-
-    path = ROOT / "solutions" / "ps04_batch_norm" / "ps04_batch_norm.ipynb"
-    ns = {}
-    for cell in json.loads(path.read_text())["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        if cell["cell_type"] == "code" and (
-                meta.get("solution") or (meta.get("locked") and not meta.get("grade"))):
-            exec("".join(cell["source"]), ns)
-    return ns
+    return solution_namespace("ps04_batch_norm")
 
 
 def _ps04_points(grade_id, ns, seed=2027):
-    """Points ``ns`` earns for one part on the hidden cases of ``seed``, judged as the
-    grader judges them (probes run in this process)."""
-    from autograder.grading import case_inputs, judge_part, sandbox_inputs
+    """Points ``ns`` earns for one part on the hidden cases of ``seed``."""
+    from grading_helpers import judge_in_process
 
-    a, probes = _ps04()
-    part = next(p for p in a.parts if p.grade_id == grade_id)
-    inputs = case_inputs(a, seed)
-    sent = sandbox_inputs(a, inputs)
-    cases = [c for g, c in inputs if g == grade_id]
-    probe = getattr(probes, part.probe)
-    reference = _ps04_solution()
-    expected, outputs = {}, {}
-
-    def arrays(got):  # as the sandbox returns them: .npy arrays
-        return {k: np.asarray(v) for k, v in got.items()}
-
-    for c in cases:
-        key = (grade_id, c)
-        expected[key] = arrays(probe(reference, **sent[key]))
-        try:
-            outputs[key] = arrays(probe(ns, **sent[key]))
-        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
-            outputs[key] = None
-    return judge_part(part, cases, outputs, expected, inputs, probes, {})[0]
+    return judge_in_process("ps04", grade_id, ns, _ps04_solution(), seed)[0]
 
 
 def test_ps04_held_out_digits_stay_with_the_grader():

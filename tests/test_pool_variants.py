@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from grading_helpers import judge_in_process, solution_namespace
 
 from dlcourse.gradcheck import (
     eval_numerical_gradient,
@@ -213,39 +214,12 @@ def test_strided_conv_networks_gradients_match_finite_differences():
 
 
 def _ps03_solution():
-    """The solution notebook's answer cells and given cells, run in order."""
-    nb = json.loads((ROOT / "solutions" / "ps03_pooling" / "ps03_pooling.ipynb").read_text())
-    ns = {}
-    for cell in nb["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        given = meta.get("locked") and not meta.get("grade")
-        if cell["cell_type"] == "code" and (meta.get("solution") or given):
-            exec("".join(cell["source"]), ns)
-    return ns
+    return solution_namespace("ps03_pooling")
 
 
 def _residual_points(ns, seed):
-    """Points ``ns``'s residual block earns on the hidden cases of ``seed``, judged as
-    the grader judges them (probes run in this process)."""
-    from autograder import assignment as assignments
-    from autograder.grading import case_inputs, judge_part
-
-    a = assignments.load("ps03", ROOT / "solutions")
-    probes = a.load_probes()
-    part = next(p for p in a.parts if p.grade_id == "residual-block")
-    inputs = case_inputs(a, seed)
-    cases = [c for g, c in inputs if g == "residual-block"]
-    reference = _ps03_solution()
-    expected = {("residual-block", c): probes.residual_block(
-        reference, **inputs[("residual-block", c)]) for c in cases}
-    outputs = {}
-    for c in cases:
-        try:
-            outputs[("residual-block", c)] = probes.residual_block(
-                ns, **inputs[("residual-block", c)])
-        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
-            outputs[("residual-block", c)] = None
-    return judge_part(part, cases, outputs, expected, inputs, probes, {})[0]
+    """Points ``ns``'s residual block earns on the hidden cases of ``seed``."""
+    return judge_in_process("ps03", "residual-block", ns, _ps03_solution(), seed)[0]
 
 
 def test_ps03_residual_block_reference_matches_finite_differences():

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from grading_helpers import (
     ROOT,
+    judge_in_process,
     read_csv,
     run_cli,
     solution_and_check_lines,
+    solution_namespace,
     visible_test_points,
 )
 
@@ -264,21 +266,8 @@ def _ps06():
     return a, a.load_probes()
 
 
-def _solution_namespace(folder):
-    """The namespace of a solution notebook's answer cells and given cells (imports,
-    data, helpers), run in order: no test, check or demo cell."""
-    nb = json.loads(notebook_of(ROOT / "solutions" / folder).read_text())
-    ns = {}
-    for cell in nb["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        given = meta.get("locked") and not meta.get("grade")
-        if cell["cell_type"] == "code" and (meta.get("solution") or given):
-            exec("".join(cell["source"]), ns)
-    return ns
-
-
 def _ps06_solution():
-    return _solution_namespace("ps06_attention")
+    return solution_namespace("ps06_attention")
 
 
 def test_ps06_held_out_strings_stay_with_the_grader():
@@ -522,28 +511,12 @@ def _ps07():
 
 
 def _ps07_solution():
-    return _solution_namespace("ps07_nas")
+    return solution_namespace("ps07_nas")
 
 
 def _ps07_points(grade_id, ns, seed):
-    """The points ``ns``'s functions earn for one part on the hidden cases of ``seed``,
-    judged as the grader judges them (the probes run in this process)."""
-    from autograder.grading import case_inputs, judge_part
-
-    a, probes = _ps07()
-    part = next(p for p in a.parts if p.grade_id == grade_id)
-    inputs = case_inputs(a, seed)
-    cases = [c for g, c in inputs if g == grade_id]
-    probe = getattr(probes, part.probe)
-    reference = _ps07_solution()
-    expected = {(grade_id, c): probe(reference, **inputs[(grade_id, c)]) for c in cases}
-    outputs = {}
-    for c in cases:
-        try:
-            outputs[(grade_id, c)] = probe(ns, **inputs[(grade_id, c)])
-        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
-            outputs[(grade_id, c)] = None
-    return judge_part(part, cases, outputs, expected, inputs, probes, {})[0]
+    """The points ``ns``'s functions earn for one part on the hidden cases of ``seed``."""
+    return judge_in_process("ps07", grade_id, ns, _ps07_solution(), seed)[0]
 
 
 def test_ps07_hidden_cases_have_the_configurations_the_notebook_promises():

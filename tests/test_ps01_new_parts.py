@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from grading_helpers import ROOT
+from grading_helpers import ROOT, judge_in_process, solution_namespace
 
 from autograder import assignment as assignments
 
@@ -29,14 +29,7 @@ def _ps01():
 
 
 def _solution():
-    """The namespace of the solution's answer cells and given cells, run in order."""
-    ns = {}
-    for cell in json.loads(NOTEBOOK.read_text())["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        given = meta.get("locked") and not meta.get("grade")
-        if cell["cell_type"] == "code" and (meta.get("solution") or given):
-            exec("".join(cell["source"]), ns)
-    return ns
+    return solution_namespace("ps01_fully_connected")
 
 
 @pytest.fixture(scope="module")
@@ -44,30 +37,10 @@ def reference():
     return _solution()
 
 
-def _arrays(outputs):
-    # the grader receives the probe's outputs as arrays
-    return {name: np.asarray(value) for name, value in outputs.items()}
-
-
 def points(grade_id, ns, seed, reference_ns):
     """(points, message) that ``ns``'s functions earn for one part on the hidden cases of
     ``seed``, judged as the grader judges them (the probes run in this process)."""
-    from autograder.grading import case_inputs, judge_part
-
-    a, probes = _ps01()
-    part = next(p for p in a.parts if p.grade_id == grade_id)
-    inputs = case_inputs(a, seed)
-    cases = [c for g, c in inputs if g == grade_id]
-    probe = getattr(probes, part.probe)
-    expected = {(grade_id, c): _arrays(probe(reference_ns, **inputs[(grade_id, c)]))
-                for c in cases}
-    outputs = {}
-    for c in cases:
-        try:
-            outputs[(grade_id, c)] = _arrays(probe(ns, **inputs[(grade_id, c)]))
-        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
-            outputs[(grade_id, c)] = None
-    return judge_part(part, cases, outputs, expected, inputs, probes, {})
+    return judge_in_process("ps01", grade_id, ns, reference_ns, seed)
 
 
 def test_the_new_parts_have_the_points_the_notebook_states():
@@ -121,6 +94,7 @@ def test_reference_earns_every_point(reference, seed):
 
 
 # -- wrong answers ------------------------------------------------------------------------
+
 
 def unscaled_forward(x, p, rng, train=True):  # forgets 1 / (1 - p)
     if not train or p == 0:
@@ -314,6 +288,7 @@ def test_the_given_experiment_matches_the_rubric(reference):
 
 
 # -- the library's dropout and numerical gradients ----------------------------------------
+
 
 @pytest.mark.parametrize("line", [
     "from dlcourse.layers import dropout_forward, dropout_backward",

@@ -3,8 +3,7 @@ the hidden cases have the configurations the notebook promises, and the backward
 not estimate its gradient."""
 
 import numpy as np
-from grading_helpers import ROOT
-from test_problem_sets import _solution_namespace
+from grading_helpers import ROOT, judge_in_process, solution_namespace
 
 from autograder import assignment as assignments
 
@@ -15,23 +14,8 @@ def _ps02():
 
 
 def _points(grade_id, ns, seed, reference):
-    """Points ``ns``'s functions earn for one part on the hidden cases of ``seed``, judged
-    as the grader judges them (the probes run in this process)."""
-    from autograder.grading import case_inputs, judge_part
-
-    a, probes = _ps02()
-    part = next(p for p in a.parts if p.grade_id == grade_id)
-    inputs = case_inputs(a, seed)
-    cases = [c for g, c in inputs if g == grade_id]
-    probe = getattr(probes, part.probe)
-    expected = {(grade_id, c): probe(reference, **inputs[(grade_id, c)]) for c in cases}
-    outputs = {}
-    for c in cases:
-        try:
-            outputs[(grade_id, c)] = probe(ns, **inputs[(grade_id, c)])
-        except Exception:  # noqa: BLE001 - a wrong answer may fail in any way
-            outputs[(grade_id, c)] = None
-    return judge_part(part, cases, outputs, expected, inputs, probes, {})[0]
+    """Points ``ns``'s functions earn for one part on the hidden cases of ``seed``."""
+    return judge_in_process("ps02", grade_id, ns, reference, seed)[0]
 
 
 def test_transposed_hidden_cases_cover_every_stride_and_padding():
@@ -54,7 +38,7 @@ def test_reference_transposed_conv_is_the_librarys():
         conv_transpose_forward,
     )
 
-    ns = _solution_namespace("ps02_convolution")
+    ns = solution_namespace("ps02_convolution")
     rng = np.random.default_rng(0)
     for stride, pad in [(1, 0), (2, 1), (3, 2), (1, 2)]:
         x, w, b = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=(3, 2, 4, 3)), rng.normal(
@@ -72,7 +56,7 @@ def test_typical_wrong_transposed_convolutions_lose_their_points():
     """Flipping the kernel (a true convolution's habit), forgetting the crop (wrong output
     size), reading w as (F, C, ...), and a backward pass whose dx uses the flipped kernel
     or whose dw is summed the wrong way: each loses the points of what it gets wrong."""
-    ref = _solution_namespace("ps02_convolution")
+    ref = solution_namespace("ps02_convolution")
     fwd, bwd = ref["conv_transpose_forward"], ref["conv_transpose_backward"]
 
     def flipped(x, w, b, stride=1, pad=0):
