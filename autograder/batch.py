@@ -20,23 +20,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder import assignment as assignments
-from autograder import canvas, feedback, handscores, matching, report
-from autograder import sandbox as sandboxes
-from autograder.answers import questions, unanswered
+from autograder.course import assignment as assignments
+from autograder.course import matching
+from autograder.course.answers import questions, unanswered
 from autograder.errors import BatchInterruptedError, GraderError, SubmissionError, printable
-from autograder.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
-from autograder.grading import (
-    case_inputs,
-    grade_notebook,
-    library_packages,
-    missing_result,
-    run_reference,
-)
 from autograder.intake import read_input
-from autograder.late import assess, submission_time
+from autograder.intake.late import assess, submission_time
+from autograder.lms import canvas
 from autograder.lock import course_lock
-from autograder.results import (
+from autograder.publish import feedback, report
+from autograder.record import handscores
+from autograder.record.gradebook import CourseGradebook, csv_columns, csv_row, write_csv_atomically
+from autograder.record.results import (
     ResultStore,
     checks_fingerprint,
     file_digest,
@@ -44,7 +39,15 @@ from autograder.results import (
     save_reference,
 )
 from autograder.review import load_last_run, save_last_run, warn_fewer_options
-from autograder.sandbox import SANDBOX_NAMES, kill_all_running
+from autograder.run import sandbox as sandboxes
+from autograder.run.grading import (
+    case_inputs,
+    grade_notebook,
+    library_packages,
+    missing_result,
+    run_reference,
+)
+from autograder.run.sandbox import SANDBOX_NAMES, kill_all_running
 
 
 @dataclass
@@ -71,7 +74,7 @@ def secret_seed(path):
 
 
 def pick_notebook(submission, assignment):
-    """(path, note) of the notebook to grade (see autograder.matching.pick); raises
+    """(path, note) of the notebook to grade (see autograder.course.matching.pick); raises
     SubmissionError if there is none. Whatever a notebook holds, nothing else escapes: a
     grader bug it meets costs only that student."""
     try:
@@ -84,7 +87,7 @@ def pick_notebook(submission, assignment):
 
 
 def _submitted_at(submission, assignment):
-    """(when a submission was handed in, where that time came from), see autograder.late;
+    """(when a submission was handed in, where that time came from), see autograder.intake.late;
     (None, "") when unknown."""
     if submission is None or not submission.candidates:
         return None, ""
@@ -215,7 +218,7 @@ class _ForcedRegrade:
     regrade without redoing the students it already regraded."""
 
     def __init__(self, out_dir, force):
-        from autograder.results import write_atomically
+        from autograder.record.results import write_atomically
 
         self.path = Path(out_dir) / "regrade-since"
         try:
@@ -410,7 +413,7 @@ class _DaskRunner:
     """Jobs on a Dask distributed cluster, sent and returned as data."""
 
     def __init__(self, jobs, a, reference, inputs, scheduler, fingerprint, sandboxed=True):
-        from autograder.distributed import connect, grade_remote, make_bundle
+        from autograder.run.cluster import connect, grade_remote, make_bundle
 
         self.client = connect(scheduler)
         bundle = make_bundle(a, library_packages(a), fingerprint)

@@ -2,7 +2,7 @@
 
 A part that asks for an analytic gradient, a loop implementation or a layout transform is
 not passed by code that skips that work. A part's rule (``own_work`` in checks.py, merged
-with the set's ``OWN_WORK``; see autograder.assignment) has three entries:
+with the set's ``OWN_WORK``; see autograder.course.assignment) has three entries:
 
 * ``functions``: the graded functions whose work the part is (a backward part names its
   backward pass, not the forward pass its probe also calls);
@@ -15,7 +15,7 @@ with the set's ``OWN_WORK``; see autograder.assignment) has three entries:
 * ``calls``: {function: most}. While one of ``functions`` runs, each named function may
   be entered at most that many times: a gradient by finite differences runs the forward
   pass once or twice for every entry of every gradient, an analytic one not at all.
-  Counted where the code runs (``autograder.runner.watched_calls``).
+  Counted where the code runs (``autograder.run.in_sandbox.watched_calls``).
 
 Names are resolved as Python would at the end of the notebook: through imports and their
 aliases (``import numpy as np``, ``from scipy import signal as s``), module-level
@@ -29,7 +29,7 @@ do not depend on names at all.
 import ast
 import builtins
 
-from autograder.notebooks import _module_level_nodes, parse_cell
+from autograder.course.notebooks import _module_level_nodes, parse_cell
 
 REASONS = {
     "finite-differences": "this part asks for the analytic gradient you derive; a gradient "

@@ -6,11 +6,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import assignment as assignments
 from autograder import visible
+from autograder.course import assignment as assignments
 from autograder.errors import GraderError
-from autograder.grading import VISIBLE_SEED, case_inputs, run_reference
-from autograder.sandbox import sandbox_mode
+from autograder.run.grading import VISIBLE_SEED, case_inputs, run_reference
+from autograder.run.sandbox import sandbox_mode
 
 
 def release(name, course_root, sandboxed=True):

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder import assignment as assignments
-from autograder import handscores
+from autograder.course import assignment as assignments
+from autograder.course.matching import describe_missing_answer, manual_answers
+from autograder.course.notebooks import read_notebook
 from autograder.errors import GraderError, SubmissionError, printable
-from autograder.gradebook import hand_scores_in, read_cell, write_csv_atomically
-from autograder.matching import describe_missing_answer, manual_answers
-from autograder.notebooks import read_notebook
+from autograder.record import handscores
+from autograder.record.gradebook import hand_scores_in, read_cell, write_csv_atomically
 
 COLUMNS = ["student_id", "grade_id", "max_points", "score", "state", "answer"]
 # Options of `grade` that change grades.csv; a re-run without one of them says so.
@@ -38,7 +38,7 @@ def last_run_file(out_dir):
 
 
 def save_last_run(out_dir, **arguments):
-    from autograder.results import write_atomically
+    from autograder.record.results import write_atomically
 
     write_atomically(last_run_file(out_dir), json.dumps(arguments, indent=1).encode())
 
@@ -71,7 +71,7 @@ def warn_fewer_options(previous, current, assignment, echo, default_db=None):
 
 def _answers(path, assignment):
     """{grade_id: text of that cell} in a submitted notebook, found by grade_id or, when
-    its metadata was stripped (Colab), by content (see autograder.matching)."""
+    its metadata was stripped (Colab), by content (see autograder.course.matching)."""
     try:
         nb = read_notebook(path)
     except SubmissionError:
@@ -182,6 +182,6 @@ def import_scores(name, checks_root, course_dir, sheet):
         except Exception:
             gb.db.rollback()
             raise
-    # the course folder's own record of what was entered (autograder.handscores)
+    # the course folder's own record of what was entered (autograder.record.handscores)
     handscores.append(out_dir, scores, Path(sheet).resolve())
     return len(scores), run

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from autograder import visible
-from autograder.assignment import Assignment, Part
+from autograder.course.assignment import Assignment, Part
 from autograder.errors import GraderError
-from autograder.grading import Reference, grade_notebook
-from autograder.sandbox import Limits
+from autograder.run.grading import Reference, grade_notebook
+from autograder.run.sandbox import Limits
 
 
 def validate(notebook):

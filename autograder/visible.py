@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.compare import compare_outputs, return_hint
-from autograder.runner import NotebookNamespace, short_error
+from autograder.course.compare import compare_outputs, return_hint
+from autograder.run.in_sandbox import NotebookNamespace, short_error
 
 FILENAME = "visible.json"
 
@@ -199,7 +199,7 @@ def source_problem(doc, part, namespace):
     forbidden shortcut. One message, or None (also outside IPython, where the cells are
     not known; ``autograder validate`` applies the rules to the saved notebook)."""
     from autograder import ownwork
-    from autograder.notebooks import CodeCell, check_source_rules
+    from autograder.course.notebooks import CodeCell, check_source_rules
 
     cells = _cells_run(namespace)
     if cells is None:
@@ -229,7 +229,7 @@ def check(grade_id, namespace, folder="."):
     ``globals()``). Prints a line when they pass; raises AssertionError saying what is
     wrong when they do not. Errors raised by the code itself reach the student as they
     are, with their traceback."""
-    from autograder.runner import watched_calls
+    from autograder.run.in_sandbox import watched_calls
 
     doc = load(folder)
     part = doc["parts"][grade_id]

@@ -82,7 +82,7 @@ def measure(root, tmp, label):
     points of the timed students) for the grader and set at ``root``."""
     env = dict(ENV, PYTHONPATH=str(root))  # this side's autograder package, not ours
     with autograder_of(root):
-        from autograder import assignment
+        from autograder.course import assignment
 
         a = assignment.load(SET, root / "solutions")
         test_sources = set(a.test_sources)

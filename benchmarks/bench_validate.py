@@ -34,8 +34,8 @@ def measure(root, tmp, label):
     """Print one line per set and notebook (solution, stub) for the version at ``root``."""
     env = dict(ENV, PYTHONPATH=str(root))  # that version's autograder package
     with autograder_of(root):
-        from autograder import assignment
-        from autograder.notebooks import code_to_run, read_notebook
+        from autograder.course import assignment
+        from autograder.course.notebooks import code_to_run, read_notebook
 
         for folder in sorted((root / "solutions").glob("ps*")):
             a = assignment.load(folder.name, root / "solutions")

@@ -124,8 +124,8 @@ def judge_in_process(problem_set, grade_id, ns, reference, seed):
     cases of ``seed``, judged as the grader judges them: the probes get the inputs the
     sandbox gets and return arrays, but run in this process, on ``ns`` and on the
     ``reference`` namespace."""
-    from autograder import assignment as assignments
-    from autograder.grading import case_inputs, judge_part, sandbox_inputs
+    from autograder.course import assignment as assignments
+    from autograder.run.grading import case_inputs, judge_part, sandbox_inputs
 
     a = assignments.load(problem_set, ROOT / "solutions")
     probes = a.load_probes()

@@ -21,7 +21,7 @@ from grading_helpers import FIXTURES, read_csv, run_cli
 from nbgrader.api import Gradebook
 
 from autograder.batch import grade_batch
-from autograder.sandbox import sandbox_mode
+from autograder.run.sandbox import sandbox_mode
 
 PORT = 47654  # the network attack tries to reach a server on this port
 

@@ -11,7 +11,7 @@ import time
 
 from grading_helpers import FIXTURES, read_csv, run_cli
 
-from autograder.sandbox import IdleClock, Limits, _proc_table, run_job
+from autograder.run.sandbox import IdleClock, Limits, _proc_table, run_job
 
 # Written by hand from what the two notebooks do (tests/fixtures/README.md):
 # looping_helper's helper never returns; an ungraded cell calls it at top level before

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from grading_helpers import FIXTURES
 
-from autograder import assignment, visible
-from autograder.compare import compare_outputs
-from autograder.grading import VISIBLE_SEED, case_inputs, grade_notebook, run_reference
-from autograder.notebooks import CodeCell, check_source_rules
+from autograder import visible
+from autograder.course import assignment
+from autograder.course.compare import compare_outputs
+from autograder.course.notebooks import CodeCell, check_source_rules
+from autograder.run.grading import VISIBLE_SEED, case_inputs, grade_notebook, run_reference
 
 MESSAGES = FIXTURES / "messages"
 
@@ -107,7 +108,7 @@ def test_source_rules_read_cells_as_ipython_runs_them():
 def test_an_error_deep_in_a_helper_names_the_notebook_function():
     """NumPy's shape errors name no function: the message says which notebook function
     raised it (a given helper such as ps06's affine_forward fed a 3-D input)."""
-    from autograder.runner import short_error
+    from autograder.run.in_sandbox import short_error
 
     namespace = {}
     exec(compile("import numpy as np\n"

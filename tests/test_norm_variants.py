@@ -151,7 +151,7 @@ def test_weight_scale_and_default_init(rng):
 def _ps04():
     from grading_helpers import ROOT
 
-    from autograder import assignment as assignments
+    from autograder.course import assignment as assignments
 
     a = assignments.load("ps04", ROOT / "solutions")
     return a, a.load_probes()
@@ -171,7 +171,7 @@ def _ps04_points(grade_id, ns, seed=2027):
 
 
 def test_ps04_held_out_digits_stay_with_the_grader():
-    from autograder.grading import case_inputs, sandbox_inputs
+    from autograder.run.grading import case_inputs, sandbox_inputs
 
     a, _ = _ps04()
     inputs = case_inputs(a, 2027)

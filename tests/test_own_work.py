@@ -23,8 +23,8 @@ from grading_helpers import FIXTURES, copy_course, read_csv, run_cli
 from nbclient import NotebookClient
 
 from autograder import ownwork
-from autograder.assignment import Part
-from autograder.runner import ShortcutError, watched_calls
+from autograder.course.assignment import Part
+from autograder.run.in_sandbox import ShortcutError, watched_calls
 
 SUBMITTED = FIXTURES / "submitted_fx02"
 
@@ -291,7 +291,7 @@ def test_calls_are_counted_on_the_function_itself():
 
 
 def test_weights_must_add_up_to_the_part(tmp_path):
-    from autograder.assignment import _weights
+    from autograder.course.assignment import _weights
     from autograder.errors import GraderError
 
     assert _weights("fx", "p", {"dx": 2, "dw": 3}, 5.0) == {"dx": 2.0, "dw": 3.0}

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from autograder import notebooks
-from autograder.notebooks import parse_cell
+from autograder.course import notebooks
+from autograder.course.notebooks import parse_cell
 
 CELL = "%time x = 1\ndef f(a):\n    return [[a] for _ in range(3)]\n"
 MISMATCH = "AST constructor recursion depth mismatch (before=27, after=25)"

@@ -268,8 +268,8 @@ def test_ps03_residual_block_wrong_answers_lose_their_points():
 
 
 def test_ps03_residual_block_by_finite_differences_scores_nothing():
-    from autograder import assignment as assignments
     from autograder import ownwork
+    from autograder.course import assignment as assignments
 
     a = assignments.load("ps03", ROOT / "solutions")
     rules = {p.grade_id: p.own_work for p in a.parts}

@@ -16,7 +16,7 @@ from grading_helpers import (
     visible_test_points,
 )
 
-from autograder import assignment as assignments
+from autograder.course import assignment as assignments
 
 SETS = sorted(p.name for p in (ROOT / "solutions").glob("ps*") if (p / "checks.py").exists())
 
@@ -164,7 +164,7 @@ def test_notebook_states_the_grading_rules(name):
 def test_fixed_secret_cases_are_not_published():
     """A secret case whose inputs are a fixed table (not drawn from the seed) would be
     given away by its visible copy: only the drawn ones are published."""
-    from autograder.grading import VISIBLE_SEED, case_inputs
+    from autograder.run.grading import VISIBLE_SEED, case_inputs
 
     ps07 = assignments.load("ps07", ROOT / "solutions")
     published = sorted(case_inputs(ps07, VISIBLE_SEED, visible=True))
@@ -182,7 +182,7 @@ def test_ps05_held_out_text_stays_with_the_grader():
     inputs written into the sandbox do not (nor does any array sent there contain it),
     the release has no copy of the corpus, and the visible case's held-out text is part
     of the hidden cases' training text (a validation split, not the held-out one)."""
-    from autograder.grading import VISIBLE_SEED, case_inputs, sandbox_inputs
+    from autograder.run.grading import VISIBLE_SEED, case_inputs, sandbox_inputs
 
     a, _ = _ps05()
     inputs = case_inputs(a, 2024)
@@ -207,7 +207,7 @@ def test_ps05_scorers_fail_wrong_answers():
     """What the new parts must catch: an embedding backward that overwrites repeated
     ids, a language model no better than character frequencies, and samplers that
     ignore the temperature or are not greedy at a tiny one."""
-    from autograder.grading import case_inputs
+    from autograder.run.grading import case_inputs
 
     a, probes = _ps05()
     inputs = case_inputs(a, 99)
@@ -276,7 +276,7 @@ def test_ps06_held_out_strings_stay_with_the_grader():
     contain them), the release has no private file, and the visible case's strings are
     not the hidden ones. They are the notebook's task: 3 to 6 digits (ids 3..12), the
     target their reversal followed by eos, padded with 0."""
-    from autograder.grading import VISIBLE_SEED, case_inputs, sandbox_inputs
+    from autograder.run.grading import VISIBLE_SEED, case_inputs, sandbox_inputs
 
     a, _ = _ps06()
     inputs = case_inputs(a, 2024)
@@ -303,7 +303,7 @@ def test_ps06_held_out_strings_stay_with_the_grader():
 def test_ps06_visible_cases_take_every_path_the_hidden_ones_take():
     """Every kind of hidden case (self- or cross-attention, each mask's presence and
     shape, the special ids of greedy decoding) has a visible case of the same kind."""
-    from autograder.grading import VISIBLE_SEED, case_inputs
+    from autograder.run.grading import VISIBLE_SEED, case_inputs
 
     def kind(arrays):
         found = []
@@ -375,7 +375,7 @@ def test_ps06_scorer_fails_wrong_models():
     """The reference recipe, trained with the library, passes the scorer; the same model
     with its cross-attention cut off (it ignores the source), and one trained by the same
     recipe to copy the source unchanged, fail; so do malformed weights, with a message."""
-    from autograder.grading import case_inputs
+    from autograder.run.grading import case_inputs
     from dlcourse.transformer import Seq2SeqTransformer, train_transformer
 
     a, probes = _ps06()
@@ -431,7 +431,7 @@ def test_ps06_greedy_and_mask_checks_fail_wrong_answers():
     may choose pad or bos, and one that leaves done rows unpadded each give a wrong
     answer on some hidden case, for several secret seeds; the right one gives the
     reference answer's. Masks without the causal part or the target padding fail."""
-    from autograder.grading import case_inputs
+    from autograder.run.grading import case_inputs
 
     a, probes = _ps06()
     ns = _ps06_solution()
@@ -523,7 +523,7 @@ def test_ps07_hidden_cases_have_the_configurations_the_notebook_promises():
     """The REINFORCE cases through the controller include beta = 0 and advantage = 0;
     the supernet's pairs of architectures share some slices (one case none) and use
     every op; the search cases have ties in both scores and k from 1 to n."""
-    from autograder.grading import case_inputs
+    from autograder.run.grading import case_inputs
 
     a, _ = _ps07()
     for seed in (1, 2):

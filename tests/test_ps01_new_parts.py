@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from grading_helpers import ROOT, judge_in_process, solution_namespace
 
-from autograder import assignment as assignments
+from autograder.course import assignment as assignments
 
 NEW_PARTS = {"he-init": 3, "activation-stds": 5, "dropout-forward": 4,
              "dropout-statistics": 3, "dropout-backward": 3}
@@ -64,7 +64,7 @@ def test_hidden_cases_have_the_configurations_the_notebook_promises():
     """Dropout: x of 1 to 4 axes, p = 0 in one forward case, in the hidden cases and in
     the published copies of their configurations; the statistics' p at least 0.1 from
     0.5; He: fan-in and fan-out 3x apart both ways, 40,000 weights or more."""
-    from autograder.grading import VISIBLE_SEED, case_inputs
+    from autograder.run.grading import VISIBLE_SEED, case_inputs
 
     a, _ = _ps01()
     for seed, visible in ((1, False), (2, False), (VISIBLE_SEED, True)):
@@ -297,7 +297,7 @@ def test_the_given_experiment_matches_the_rubric(reference):
     "dropout_backward = d.dropout_backward",
 ])
 def test_the_librarys_dropout_is_refused(line):
-    from autograder.notebooks import CodeCell, check_source_rules
+    from autograder.course.notebooks import CodeCell, check_source_rules
 
     a, _ = _ps01()
     assert "dlcourse.layers.dropout" in a.forbidden_modules
@@ -312,7 +312,7 @@ def test_the_librarys_dropout_is_refused(line):
 
 
 def test_wrapping_the_librarys_dropout_is_refused():
-    from autograder.notebooks import CodeCell, check_source_rules
+    from autograder.course.notebooks import CodeCell, check_source_rules
 
     a, _ = _ps01()
     cells = [CodeCell("from dlcourse.layers import dropout_forward as lib", 1),

@@ -5,7 +5,7 @@ not estimate its gradient."""
 import numpy as np
 from grading_helpers import ROOT, judge_in_process, solution_namespace
 
-from autograder import assignment as assignments
+from autograder.course import assignment as assignments
 
 
 def _ps02():
@@ -19,7 +19,7 @@ def _points(grade_id, ns, seed, reference):
 
 
 def test_transposed_hidden_cases_cover_every_stride_and_padding():
-    from autograder.grading import case_inputs
+    from autograder.run.grading import case_inputs
 
     a, _ = _ps02()
     for seed in (1, 2):

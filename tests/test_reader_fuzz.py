@@ -18,14 +18,16 @@ from pathlib import Path
 import pytest
 from grading_helpers import FIXTURES
 
-from autograder import assignment as assignments
-from autograder import matching, report, review
+from autograder import review
+from autograder.course import assignment as assignments
+from autograder.course import matching
+from autograder.course.notebooks import check_source_rules, code_to_run, grade_ids, read_notebook
 from autograder.errors import SubmissionError
-from autograder.grading import Reference, SubmissionResult, grade_notebook
-from autograder.late import submission_time
-from autograder.notebooks import check_source_rules, code_to_run, grade_ids, read_notebook
-from autograder.sandbox import Limits, RunResult
-from autograder.submissions import Submission
+from autograder.intake.late import submission_time
+from autograder.intake.sources import Submission
+from autograder.publish import report
+from autograder.run.grading import Reference, SubmissionResult, grade_notebook
+from autograder.run.sandbox import Limits, RunResult
 
 SEED = 20261213
 MUTANTS = 400
@@ -169,9 +171,9 @@ def check_readers(path, data):
 
 
 def test_every_reader_survives_every_mutant(tmp_path, monkeypatch):
-    import autograder.grading
+    import autograder.run.grading
 
-    monkeypatch.setattr(autograder.grading, "run_job", fake_run)
+    monkeypatch.setattr(autograder.run.grading, "run_job", fake_run)
     reference = Reference(outputs={}, limits=Limits(), cpu_cells=0, cpu_parts={})
     rng = random.Random(SEED)
     statuses = {}

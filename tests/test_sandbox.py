@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from grading_helpers import FIXTURES, ROOT
 
-from autograder.sandbox import SLOT_UID_BASE, Limits, run_job, sandbox_mode, slot_uid
+from autograder.run.sandbox import SLOT_UID_BASE, Limits, run_job, sandbox_mode, slot_uid
 
 PROBES = '''
 import numpy as np
@@ -109,7 +109,7 @@ def test_environment_and_only_the_allowed_library_files_reach_the_sandbox(tmp_pa
 
 def test_a_python_environment_under_tmp_stays_visible(monkeypatch, tmp_path):
     """A checkout in /tmp (as CI may use) must not be hidden by the sandbox's own /tmp."""
-    from autograder import sandbox
+    from autograder.run import sandbox
 
     venv = Path("/tmp/some-checkout/.venv")
     monkeypatch.setattr(sandbox, "_readonly_paths", lambda: [venv])

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 from grading_helpers import AUTOGRADER, FIXTURES, read_csv
 
-from autograder.sandbox import SandboxUnavailableError
+from autograder.run.sandbox import SandboxUnavailableError
 
 CLASS = {"perfect": "6", "wrong_gradient": "3", "corrupt_json": "0"}  # auto totals by hand
 
@@ -105,14 +105,14 @@ def test_the_mode_is_stated_and_a_change_of_mode_regrades(setup):
 def test_a_dask_worker_without_a_sandbox_refuses(monkeypatch, tmp_path):
     """A worker without Bubblewrap raises (naming itself) instead of grading unconfined;
     the client reports it as one line (a GraderError), exit 2."""
-    import autograder.sandbox
-    from autograder import assignment
-    from autograder.distributed import grade_remote, make_bundle
-    from autograder.grading import library_packages
+    import autograder.run.sandbox
+    from autograder.course import assignment
+    from autograder.run.cluster import grade_remote, make_bundle
+    from autograder.run.grading import library_packages
 
     a = assignment.load("fx01", FIXTURES / "course" / "solutions")
     bundle = make_bundle(a, library_packages(a), "fingerprint-of-this-test")
-    monkeypatch.setattr(autograder.sandbox, "sandbox_mode", lambda: "none")
+    monkeypatch.setattr(autograder.run.sandbox, "sandbox_mode", lambda: "none")
     notebook = (FIXTURES / "submitted/perfect/fx01_tiny/fx01_tiny.ipynb").read_bytes()
     with pytest.raises(SandboxUnavailableError, match="Dask worker .*no sandbox"):
         grade_remote(bundle, None, {}, "perfect", "fx01_tiny.ipynb", notebook, None)

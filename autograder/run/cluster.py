@@ -47,7 +47,7 @@ _FREE_SLOTS = []
 
 def _unpack(bundle):
     """(assignment, packages) of a bundle, written to a private folder on this worker."""
-    from autograder import assignment as assignments
+    from autograder.course import assignment as assignments
 
     with _UNPACK_LOCK:
         if bundle.fingerprint not in _UNPACKED:
@@ -94,8 +94,8 @@ def grade_remote(bundle, reference, inputs, student_id, notebook_name, notebook_
     """
     import socket
 
-    from autograder.grading import grade_notebook
-    from autograder.sandbox import SandboxUnavailableError, sandbox_mode
+    from autograder.run.grading import grade_notebook
+    from autograder.run.sandbox import SandboxUnavailableError, sandbox_mode
 
     if sandboxed and sandbox_mode() == "none":
         raise SandboxUnavailableError(f"Dask worker {socket.gethostname()}: no sandbox "

@@ -18,7 +18,7 @@ import os
 import time
 from pathlib import Path
 
-from autograder.gradebook import read_cell, safe_cell
+from autograder.record.gradebook import read_cell, safe_cell
 
 COLUMNS = ["time", "student_id", "grade_id", "score", "sheet"]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from autograder import ownwork
-from autograder.compare import return_hint
+from autograder.course.compare import return_hint
+from autograder.course.notebooks import check_source_rules, code_to_run, read_notebook
 from autograder.errors import GraderError, SubmissionError, printable
-from autograder.notebooks import check_source_rules, code_to_run, read_notebook
-from autograder.sandbox import Limits, run_job
+from autograder.run.sandbox import Limits, run_job
 from autograder.visible import case_labels, judge
 
 # CPU-time limits for a submission: this many times the reference answer's own CPU time,
@@ -302,7 +302,7 @@ def _cell_label(cells, e):
 
 def _run_status(run, cells, limits):
     """Status word and notes from how the sandboxed run ended. ``cells``: the
-    :class:`~autograder.notebooks.CodeCell` list that ran."""
+    :class:`~autograder.course.notebooks.CodeCell` list that ran."""
     notes = []
     events = [e.get("event") for e in run.log]
     n_cells = len(cells)

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.assignment import cell_source, nbgrader_cells
+from autograder.course.assignment import cell_source, nbgrader_cells
 from autograder.errors import SubmissionError
 
 MAX_NOTEBOOK_BYTES = 20 * 1024**2

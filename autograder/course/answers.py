@@ -11,9 +11,9 @@ unanswered when, after removing the lines of the question (the cell's text outsi
 score, given later, takes precedence, as in nbgrader.
 """
 
-from autograder.assignment import cell_source, nbgrader_cells, outside_solution
+from autograder.course.assignment import cell_source, nbgrader_cells, outside_solution
+from autograder.course.notebooks import read_notebook
 from autograder.errors import SubmissionError
-from autograder.notebooks import read_notebook
 
 TEXT_STUB = "YOUR ANSWER HERE"  # nbgrader's ClearSolutions.text_stub (nbgrader_config.py)
 

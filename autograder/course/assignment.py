@@ -88,7 +88,7 @@ class Assignment:
     cells_cpu_floor: float = 30.0  # CPU seconds of each cell and each part: never less
     part_cpu_floor: float = 5.0
     # What tells this set's notebooks from others, and work from the stub (see
-    # autograder.matching): the grade_ids of its answer, test and hand-graded cells; the
+    # autograder.course.matching): the grade_ids of its answer, test and hand-graded cells; the
     # stripped lines every copy of the release starts with; for each hand-graded cell,
     # the text of the cell before it (to find it by content without metadata).
     all_grade_ids: frozenset = frozenset()

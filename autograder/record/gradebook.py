@@ -4,11 +4,11 @@ Each student's scores are committed in one transaction, so an interrupted batch 
 every student either fully recorded or untouched. The grader writes automatic scores
 (``auto_score``, nbgrader's ``needs_manual_grade``, the submission time and the late
 penalty); hand scores (``manual_score``) enter through ``review import``, which also keeps
-them in the course folder (autograder.handscores), and grading, re-grading or ``--force``
+them in the course folder (autograder.record.handscores), and grading, re-grading or ``--force``
 only ever puts the gradebook's hand scores back to what was entered there.
 
 A hand-graded cell's score is nbgrader's: the hand score if one was given, else the
-automatic one (0 for an unanswered cell, see autograder.answers), else *pending*. A
+automatic one (0 for an unanswered cell, see autograder.course.answers), else *pending*. A
 pending cell makes the student's ``manual_total`` read ``pending`` in grades.csv and leaves
 ``late_penalty`` and ``total`` empty (and the Canvas cell empty): no number that looks
 final before it is.
@@ -31,9 +31,9 @@ from nbgrader.preprocessors import SaveCells
 from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
 
+from autograder.course.notebooks import read_notebook
 from autograder.errors import GraderError
-from autograder.notebooks import read_notebook
-from autograder.sandbox import confinement
+from autograder.run.sandbox import confinement
 
 
 class CourseGradebook:
@@ -84,7 +84,7 @@ class CourseGradebook:
         hand-graded cells left as released (scored 0 automatically); ``late_fraction``:
         the share of the points a late submission loses; ``submitted``: when it was handed
         in (aware datetime, or None); ``hand``: {grade_id: score} entered for this student
-        (autograder.handscores), which the gradebook's hand scores are made to match, or
+        (autograder.record.handscores), which the gradebook's hand scores are made to match, or
         None to leave them as they are. Returns the cells whose hand score had to change,
         as [(grade_id, in the gradebook, entered)]."""
         gb, a = self.gb, self.assignment

@@ -60,7 +60,7 @@ def discover(folder, assignment_name, notebook_name):
 
 def read_roster(path):
     """Student ids from a CSV roster: its ``student_id`` column, or a Canvas gradebook
-    export (see autograder.canvas). Raises GraderError (one line) for a roster without
+    export (see autograder.lms.canvas). Raises GraderError (one line) for a roster without
     that column, and for a student listed twice, naming the id and both lines; ids that
     differ only in case are the same student."""
     path = Path(path)
@@ -72,7 +72,7 @@ def read_roster(path):
         raise GraderError(f"cannot read roster {path}: {exc}") from exc
     if not rows:
         raise GraderError(f"roster {path} is empty")
-    from autograder import canvas
+    from autograder.lms import canvas
 
     if canvas.is_canvas_roster(rows[0][1]):
         return [canvas.student_id(r) for r in canvas.read_roster(path)]

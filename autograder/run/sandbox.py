@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from autograder.errors import GraderError
-from autograder.runner import busy_seconds  # the sandbox's runner measures it the same way
+from autograder.run.in_sandbox import busy_seconds  # the sandbox's runner measures it the same way
 
-RUNNER = Path(__file__).with_name("runner.py")
+RUNNER = Path(__file__).with_name("in_sandbox.py")
 NOBODY = 65534
 # Run as root, each sandbox slot of each grader process runs as its own uid with no
 # account and no files anywhere, so nothing outside the sandbox is its to read or write,

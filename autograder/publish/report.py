@@ -19,9 +19,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from autograder.assignment import cell_source, nbgrader_cells, outside_solution  # noqa: E402
-from autograder.notebooks import read_notebook  # noqa: E402
-from autograder.sandbox import confinement  # noqa: E402
+from autograder.course.assignment import cell_source, nbgrader_cells, outside_solution  # noqa: E402
+from autograder.course.notebooks import read_notebook  # noqa: E402
+from autograder.run.sandbox import confinement  # noqa: E402
 
 SIMILAR = 0.9  # Jaccard similarity of normalised token 4-grams that counts as near-identical
 MIN_TOKENS = 20

@@ -19,9 +19,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.assignment import answer_grade_ids, cell_source, nbgrader_cells
+from autograder.course.assignment import answer_grade_ids, cell_source, nbgrader_cells
+from autograder.course.notebooks import read_notebook
 from autograder.errors import GraderError, SubmissionError
-from autograder.notebooks import read_notebook
 
 
 def belongs(nb, assignment):

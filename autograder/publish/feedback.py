@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from autograder.sandbox import confinement
+from autograder.run.sandbox import confinement
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto;
@@ -25,7 +25,7 @@ td.pts { white-space: nowrap; text-align: right; }
 
 def render(result, assignment, manual_scores, late=None, unanswered=()):
     """The feedback page for one student as an HTML string. ``late``: a
-    :class:`autograder.late.Lateness`, or None; ``unanswered``: hand-graded cells left as
+    :class:`autograder.intake.late.Lateness`, or None; ``unanswered``: hand-graded cells left as
     released (scored 0 unless a grader gives a score)."""
     e = html.escape
     rows = []

@@ -33,8 +33,8 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from autograder.course.notebooks import MAX_NOTEBOOK_BYTES
 from autograder.errors import GraderError, printable
-from autograder.notebooks import MAX_NOTEBOOK_BYTES
 
 FILE_NAME = re.compile(
     r"^(?P<name>[A-Za-z0-9-]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_"
@@ -161,7 +161,7 @@ def write_grades(path, column, rows, roster_rows, points_possible):
     """canvas_grades.csv for Canvas's gradebook import. ``rows``: grades.csv rows by
     student id; students on the roster without a row or without a submission, and rows
     whose total is pending (empty), get an empty cell."""
-    from autograder.gradebook import write_csv_atomically
+    from autograder.record.gradebook import write_csv_atomically
 
     roster_rows = roster_rows or [{"Student": sid, "ID": "", "SIS User ID": "",
                                    "SIS Login ID": sid, "Section": ""} for sid in rows]

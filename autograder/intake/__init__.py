@@ -9,7 +9,7 @@ GraderError, exit 2) before a gradebook, a result or a feedback page is touched:
   only in case count as the same student);
 * two submissions whose ids differ only in case (``Alice/`` and ``alice/``);
 * submissions that are another set's notebooks, or none of this set's
-  (see autograder.matching).
+  (see autograder.course.matching).
 
 Ids that differ only in case between the roster and the submissions are one student:
 the roster's spelling is used, and a note says so. Course ids (Canvas logins, nbgrader
@@ -22,9 +22,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import canvas, matching
-from autograder.late import load_policy
-from autograder.submissions import discover, read_roster
+from autograder.course import matching
+from autograder.intake.late import load_policy
+from autograder.intake.sources import discover, read_roster
+from autograder.lms import canvas
 
 
 @dataclass

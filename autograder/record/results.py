@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import autograder
-from autograder.grading import PartResult, Reference, SubmissionResult
-from autograder.sandbox import RUNNER, Limits
+from autograder.run.grading import PartResult, Reference, SubmissionResult
+from autograder.run.sandbox import RUNNER, Limits
 
 FORMAT = 1  # bump when the saved layout changes: older results are then regraded
 
@@ -51,7 +51,7 @@ def checks_fingerprint(assignment, seed, library):
     grader_code = Path(autograder.__file__).parent
     for path in [assignment.notebook, assignment.folder / "checks.py",
                  assignment.probes_file, RUNNER,
-                 *sorted(grader_code.glob("*.py"))]:
+                 *sorted(grader_code.rglob("*.py"))]:
         h.update(f"{path.name}\n".encode())
         h.update(Path(path).read_bytes())
     for name, folder, files in library:
