@@ -1,0 +1,519 @@
+"""Gradescope: the autograder zip of a problem set, and the grading it runs there.
+
+``autograder export gradescope psNN`` (:func:`export_autograder`) writes the zip that a
+Gradescope *programming assignment* runs: Gradescope builds an image with ``setup.sh``
+once, then for every submission starts a fresh container, puts the student's files in
+``/autograder/submission/`` and runs ``run_autograder``, which calls
+:func:`run_autograder` here. It grades the way ``autograder grade`` does: the trusted
+probes run the student's code on the hidden inputs, and the outputs are compared, in the
+grader's own process, with the reference answer's. Nothing of nbgrader's in-kernel tests
+is used.
+
+The zip (everything under ``/autograder/source/`` in the container)::
+
+    setup.sh, run_autograder   Gradescope's entry points (templates in gradescope_files/)
+    gradescope.json            the manifest: the set, its parts' titles, the hand-graded
+                               cells, how the reference ran, every file's SHA-256
+    secret-seed                the seed of the hidden inputs: the course's own
+                               (course/<set>/secret-seed), so Gradescope and
+                               `autograder grade` draw the same inputs and agree
+    sets/<set>/                checks.py, probes.py, the data files checks.py reads
+                               (*.private.*), and the set's notebook with every solution
+                               replaced by nbgrader's stubs and every output cleared
+                               (the grader reads its test cells and grade_ids, as in
+                               the student's release)
+    reference/                 the reference answer's outputs for the hidden inputs and
+                               the CPU limits derived from its run
+                               (autograder.record.results.save_reference), fingerprinted
+                               by the manifest's file digests
+    project/                   pyproject.toml, requirements.txt, README.md, the
+                               autograder package, and of the course library only the
+                               files checks.py and probes.py import and those the set's
+                               sandbox offers (LIBRARY_FILES)
+
+The solution notebook never enters the zip, and neither does any solution code: the
+export refuses to write a zip in which a file outside the grader's own source holds
+``### BEGIN SOLUTION``. What is secret is the seed, checks.py, the *.private.* data and
+the reference outputs: keep the zip private (Gradescope does not show it to students).
+
+In the container the student's code runs in the Bubblewrap sandbox when it works there
+(autograder.run.sandbox.sandbox_mode); Docker usually refuses the namespaces it needs,
+and the code then runs unsandboxed in the submission's own container, under the same CPU,
+memory and file-size limits; results.json says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import autograder
+from autograder.course import assignment as assignments
+from autograder.course import matching
+from autograder.course.answers import TEXT_STUB, is_unanswered, questions
+from autograder.course.notebooks import code_to_run, read_notebook
+from autograder.errors import GraderError, SubmissionError, printable
+from autograder.intake.sources import Submission
+from autograder.record.results import load_reference, save_reference
+from autograder.run.grading import (
+    NOT_GRADED,
+    SubmissionResult,
+    case_inputs,
+    grade_notebook,
+    library_packages,
+    missing_result,
+    run_reference,
+)
+from autograder.run.sandbox import sandbox_mode
+
+TEMPLATES = Path(__file__).with_name("gradescope_files")
+ENTRY_POINTS = ("setup.sh", "run_autograder")  # executable members of the zip
+MANIFEST = "gradescope.json"
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"  # nbgrader_config.py's stubs
+SOLUTION_MARK = "### BEGIN SOLUTION"
+# Every part's message is ours (autograder.visible.judge): never a hidden input or a
+# reference value, so students may see the results at once.
+VISIBILITY = "visible"
+STDOUT_VISIBILITY = "hidden"  # the run's log, for the instructor
+ANSWER_CHARS = 4000  # of a hand-graded answer shown back in its test's output
+
+
+# --- export (on the instructor's machine) ----------------------------------------------
+
+
+def strip_solutions(nb: dict) -> dict:
+    """A copy of a source notebook as nbgrader releases it: every ``### BEGIN/END
+    SOLUTION`` region replaced by the stub (code: ``# YOUR CODE HERE`` /
+    ``raise NotImplementedError()`` at the region's indentation; text: ``YOUR ANSWER
+    HERE``), a solution cell without markers replaced whole, hidden-test regions removed,
+    outputs and attachments cleared."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        code = cell.get("cell_type") == "code"
+        source = assignments.cell_source(cell)
+        stubbed = _replace_regions(source, code)
+        if stubbed is None and isinstance(meta, dict) and meta.get("solution"):
+            stubbed = CODE_STUB if code else TEXT_STUB
+        if stubbed is not None:
+            cell["source"] = stubbed
+            cell.pop("attachments", None)
+        if code:
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
+def _replace_regions(source: str, code: bool) -> str | None:
+    """``source`` with its solution regions stubbed and hidden tests removed, or None
+    when it has neither."""
+    out, inside, found = [], None, False
+    for line in source.splitlines(keepends=True):
+        mark = line.strip()
+        if mark in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+            inside, found = mark, True
+            if mark == "### BEGIN SOLUTION":
+                indent = line[: len(line) - len(line.lstrip())]
+                stub = CODE_STUB if code else TEXT_STUB
+                out.extend(f"{indent}{s}\n" for s in stub.splitlines())
+        elif mark in ("### END SOLUTION", "### END HIDDEN TESTS"):
+            inside = None
+        elif inside is None:
+            out.append(line)
+    return "".join(out).rstrip("\n") if found else None
+
+
+def part_titles(nb: dict) -> dict[str, str]:
+    """{grade_id: the docstring of its test cell, on one line}: what the notebook says
+    the part checks ("relu_forward on a small fixed case (2 points).")."""
+    titles = {}
+    for cell, meta in assignments.nbgrader_cells(nb):
+        if meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code":
+            found = re.match(r'\s*(?:"""|\'\'\')(.*?)(?:"""|\'\'\')',
+                             assignments.cell_source(cell), re.S)
+            if found and isinstance(meta.get("grade_id"), str):
+                titles[meta["grade_id"]] = " ".join(found.group(1).split())
+    return titles
+
+
+# Run in a fresh interpreter: which modules do checks.py and probes.py import? (This
+# process may have imported any part of the course library already.)
+_TRACE = """
+import importlib.util, json, sys
+for i, path in enumerate(sys.argv[1:]):
+    spec = importlib.util.spec_from_file_location(f"_traced_{i}", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(json.dumps(sorted({m.__file__ for m in list(sys.modules.values())
+                         if getattr(m, "__file__", None)})))
+"""
+
+
+def imported_project_files(assignment: assignments.Assignment, project: Path) -> list[Path]:
+    """The files of this repository outside the autograder package (the course library,
+    dlcourse) that loading the set's checks.py and probes.py imports."""
+    done = subprocess.run([sys.executable, "-c", _TRACE,
+                           str((assignment.folder / "checks.py").resolve()),
+                           str(assignment.probes_file.resolve())],
+                          capture_output=True, text=True,
+                          cwd=tempfile.gettempdir(), timeout=300)
+    if done.returncode != 0:
+        raise GraderError(f"cannot load the checks of {assignment.name}: "
+                          f"{done.stderr.strip().splitlines()[-1:]}")
+    grader = Path(autograder.__file__).resolve().parent
+    found = []
+    for f in (Path(f).resolve() for f in json.loads(done.stdout)):
+        if not f.is_relative_to(project) or f.suffix != ".py" or f.is_relative_to(grader):
+            continue
+        top = project / f.relative_to(project).parts[0]
+        # a package of this repository (not a virtual environment inside it)
+        if not top.name.startswith(".") and (top / "__init__.py").is_file():
+            found.append(f)
+    return sorted(found)
+
+
+def _project_members(assignment: assignments.Assignment) -> dict[str, Path]:
+    """{path in the zip: file} of the project: its packaging files, the whole autograder
+    package, and the course-library files the set needs."""
+    grader = Path(autograder.__file__).resolve().parent
+    project = grader.parent
+    members = {}
+    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+        if not (project / name).is_file():
+            raise GraderError(f"cannot export: {project / name} is missing")
+        members[f"project/{name}"] = project / name
+    for path in sorted(grader.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            members[f"project/{path.relative_to(project).as_posix()}"] = path
+    for path in imported_project_files(assignment, project):
+        members[f"project/{path.relative_to(project).as_posix()}"] = path
+    for name, folder, files in library_packages(assignment):
+        for f in files:
+            members[f"project/{name}/{f}"] = Path(folder) / f
+    return members
+
+
+def _set_members(assignment: assignments.Assignment) -> dict[str, Path]:
+    """{path in the zip: file} of the set's folder, less its notebooks (the source
+    notebook is written stripped) and visible.json (public; grading does not read it)."""
+    members = {}
+    for path in sorted(assignment.folder.rglob("*")):
+        rel = path.relative_to(assignment.folder)
+        if (path.is_file() and path.suffix != ".ipynb" and rel.as_posix() != "visible.json"
+                and not {"__pycache__", ".ipynb_checkpoints"} & set(rel.parts)):
+            members[f"sets/{assignment.name}/{rel.as_posix()}"] = path
+    return members
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint(files: dict[str, str]) -> str:
+    """The digest that ties the reference outputs to the zip's files: of every member's
+    path and SHA-256 (the manifest's ``files``)."""
+    return _digest(json.dumps(files, sort_keys=True).encode())
+
+
+def export_autograder(name: str, checks_root: str | Path, course_root: str | Path,
+                      out: str | Path | None = None, echo=print) -> Path:
+    """Write the Gradescope autograder zip of problem set ``name`` (see the module's
+    docstring) to ``out`` (default: ``<course_root>/course/<set>/gradescope.zip``, beside
+    the secret seed it holds). Runs the reference answer once, here, in the sandbox when
+    there is one. Returns the zip's path."""
+    try:
+        from autograder.record.results import secret_seed
+    except ImportError:  # before the seed moved out of batch.py
+        from autograder.batch import secret_seed
+
+    a = assignments.load(name, checks_root)
+    course_dir = Path(course_root).resolve() / "course" / a.name
+    out = Path(out) if out else course_dir / "gradescope.zip"
+    seed = secret_seed(course_dir / "secret-seed")
+    source_nb = json.loads(a.notebook.read_text(encoding="utf-8"))
+    data = {}  # path in the zip -> bytes
+    for member, path in {**_project_members(a), **_set_members(a)}.items():
+        data[member] = path.read_bytes()
+    data[f"sets/{a.name}/{a.notebook.name}"] = json.dumps(
+        strip_solutions(source_nb), indent=1, ensure_ascii=False).encode() + b"\n"
+    data["secret-seed"] = f"{seed}\n".encode()
+    for entry in ENTRY_POINTS:
+        data[entry] = (TEMPLATES / entry).read_bytes()
+    leaks = sorted(m for m, b in data.items() if SOLUTION_MARK.encode() in b
+                   and not m.startswith("project/autograder/"))
+    if leaks:
+        raise GraderError(f"not exporting {a.name}: {', '.join(leaks)} would carry solution "
+                          f"code ({SOLUTION_MARK})")
+
+    files = {m: _digest(b) for m, b in sorted(data.items())}
+    mode = "bubblewrap" if sandbox_mode() != "none" else "none"
+    where = "in the sandbox" if mode != "none" else "without a sandbox (none here)"
+    echo(f"Running the reference answer of {a.name} {where} ...")
+    reference = run_reference(a, case_inputs(a, seed), sandboxed=mode != "none")
+    manifest = {
+        "format": 1, "assignment": a.name, "notebook": a.notebook.name,
+        "autograder": autograder.__version__,
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "reference_sandbox": mode, "titles": part_titles(source_nb),
+        "points": {p.grade_id: p.points for p in a.parts}, "manual": a.manual,
+        "files": files,
+    }
+    with tempfile.TemporaryDirectory(prefix="autograder-export-") as tmp:
+        save_reference(Path(tmp) / "reference", fingerprint(files), reference, mode)
+        for path in sorted((Path(tmp) / "reference").iterdir()):
+            data[f"reference/{path.name}"] = path.read_bytes()
+    data[MANIFEST] = json.dumps(manifest, indent=1).encode() + b"\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
+        for member in sorted(data):
+            info = zipfile.ZipInfo(member, time.gmtime()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100755 if member in ENTRY_POINTS else 0o100644) << 16
+            z.writestr(info, data[member])
+    partial.replace(out)
+    n_cells = len(code_to_run(read_notebook(a.notebook), a.test_sources))
+    worst = reference.limits.tree_cpu(n_cells)
+    echo(f"wrote {out} ({len(data)} files, {out.stat().st_size / 1024:.0f} KB): upload it "
+         "as the autograder of a Gradescope programming assignment")
+    echo(f"  automatic points: {a.auto_points:g}; by hand, not in the autograder's score: "
+         f"{sum(a.manual.values()):g} ({', '.join(a.manual) or 'none'})")
+    echo(f"  CPU time of a submission: at most {reference.limits.cell_seconds:.0f} s per "
+         f"cell and {worst:.0f} s in all for a notebook of the release's {n_cells} code "
+         "cells (limits from the reference's run here); set Gradescope's autograder timeout "
+         "above what that takes there")
+    echo("  it holds the secret seed, checks.py and the reference outputs, no solution "
+         "code: keep it private")
+    return out
+
+
+# --- grading (in Gradescope's container) -----------------------------------------------
+
+
+@dataclass
+class Zip:
+    """The unpacked autograder zip, checked against its manifest."""
+
+    source: Path
+    manifest: dict
+    assignment: assignments.Assignment
+    seed: int
+    fingerprint: str
+
+
+def open_zip(source: Path) -> Zip:
+    """Read and check the unpacked zip at ``source``; GraderError (one line) when a file
+    is missing or differs from the export."""
+    try:
+        manifest = json.loads((source / MANIFEST).read_text())
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GraderError(f"{source / MANIFEST} is missing or unreadable ({exc}): export "
+                          "the autograder zip again") from exc
+    for member, digest in files.items():
+        path = source / member
+        if not path.is_file() or _digest(path.read_bytes()) != digest:
+            raise GraderError(f"{member} of the autograder zip is missing or was changed "
+                              "after the export: export it again")
+    a = assignments.load(manifest["assignment"], source / "sets")
+    seed = int((source / "secret-seed").read_text().strip())
+    return Zip(source, manifest, a, seed, fingerprint(files))
+
+
+def submitted_notebooks(folder: Path) -> list[Path]:
+    """The notebooks among a Gradescope submission's files, in any subfolder; not
+    checkpoints nor macOS's ``__MACOSX`` / ``._name`` copies."""
+    return sorted(p for p in folder.rglob("*.ipynb") if p.is_file()
+                  and not {".ipynb_checkpoints", "__MACOSX"} & set(p.relative_to(folder).parts)
+                  and not p.name.startswith("._"))
+
+
+def _not_graded(a: assignments.Assignment, status: str, note: str) -> SubmissionResult:
+    result = missing_result("submission", a)
+    result.status, result.notes = status, [printable(note)]
+    return result
+
+
+def grade_submission(z: Zip, submission: Path) -> tuple[SubmissionResult, Path | None]:
+    """(result, the notebook graded or None) of the files in ``submission``: as
+    ``autograder grade`` grades one student, in the sandbox if it works here."""
+    a = z.assignment
+    reference = load_reference(z.source / "reference", z.fingerprint,
+                               z.manifest.get("reference_sandbox", "bubblewrap"))
+    if reference is None:
+        raise GraderError("the reference outputs of the autograder zip do not match its "
+                          "files: export it again")
+    candidates = submitted_notebooks(submission)
+    if not candidates:
+        names = sorted(p.relative_to(submission).as_posix() for p in submission.rglob("*")
+                       if p.is_file())
+        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        return _not_graded(a, "no-notebook", f"no notebook (.ipynb) in your submission "
+                           f"(files: {shown or 'none'}): submit {a.notebook.name}"), None
+    try:
+        path, note = matching.pick(Submission("submission", candidates, a.notebook.name), a)
+    except SubmissionError as exc:
+        return _not_graded(a, exc.status, exc.message), None
+    except Exception as exc:  # noqa: BLE001 - a grader bug this file meets costs only it
+        return _not_graded(a, "grader-error", "the grader could not read this submission "
+                           f"({type(exc).__name__}: {exc}); tell your instructor"), None
+    packages = [(name, z.source / "project" / name, files)
+                for name, files in a.library_files.items()]
+    result = grade_notebook("submission", path, a, reference, case_inputs(a, z.seed),
+                            sandboxed=sandbox_mode() != "none", packages=packages)
+    if note:
+        result.notes.insert(0, printable(note))
+    return result, path
+
+
+def _sandbox_sentence(result: SubmissionResult) -> str:
+    if not result.sandbox:
+        return "None of your code was run."
+    if result.sandbox.startswith("bubblewrap"):
+        return ("Your code ran in the course's Bubblewrap sandbox (no network, no other "
+                "files, CPU and memory limits) inside Gradescope's container.")
+    return ("Your code ran in Gradescope's container for this submission WITHOUT the "
+            "course's Bubblewrap sandbox (the container does not allow it): CPU, memory "
+            "and file-size limits applied, but not the sandbox's isolation; a fresh "
+            "container for every submission keeps submissions apart.")
+
+
+def _points(points: float) -> str:
+    return f"{points:g} point{'' if points == 1 else 's'}"
+
+
+def _hand_graded_output(gid: str, points: float, answers: dict, blank: set,
+                        readable: bool) -> str:
+    head = (f"Graded by hand, not by the autograder: your instructor gives its "
+            f"{_points(points)} in Gradescope's manual grading.")
+    if not readable:
+        return f"{head}\nNo answer: your notebook could not be read."
+    if gid in blank:
+        return f"{head}\nNo answer: the cell is as it was released ({TEXT_STUB})."
+    if gid not in answers:
+        return f"{head}\n{matching.describe_missing_answer(gid)}"
+    text = answers[gid].strip()
+    cut = "\n[... cut]" if len(text) > ANSWER_CHARS else ""
+    return f"{head}\nYour answer, as the grader reads it:\n\n{text[:ANSWER_CHARS]}{cut}"
+
+
+def results_json(z: Zip, result: SubmissionResult, path: Path | None) -> dict:
+    """results.json for Gradescope: one test per graded part (score and message as
+    ``autograder grade`` gives them), one per hand-graded cell (0 of 0: its points are
+    given in Gradescope's manual grading, not here), the notes in the top-level output."""
+    a, titles = z.assignment, z.manifest.get("titles", {})
+    tests = []
+    for part in result.parts:
+        title = titles.get(part.grade_id)
+        tests.append({
+            "name": f"{part.grade_id}: {title}" if title else part.grade_id,
+            "score": part.points, "max_score": part.max_points,
+            "status": "passed" if part.passed else "failed",
+            "output": part.message, "visibility": VISIBILITY})
+    nb = None
+    if path is not None:
+        try:
+            nb = read_notebook(path)
+        except SubmissionError:
+            nb = None
+    answers = matching.manual_answers(nb, a) if nb is not None else {}
+    asked = questions(a)
+    blank = {g for g, text in answers.items() if is_unanswered(text, asked.get(g, set()))}
+    for gid, points in a.manual.items():
+        tests.append({
+            "name": f"{gid}: graded by hand ({_points(points)})",
+            "score": 0.0, "max_score": 0.0,
+            "output": _hand_graded_output(gid, points, answers, blank, nb is not None),
+            "visibility": VISIBILITY})
+    lines = [f"{a.name}: {result.auto_total:g} of {a.auto_points:g} automatic points."]
+    if path is not None:
+        lines.append(f"Graded {path.name} with the course's trusted checks: your functions "
+                     "ran on hidden inputs and their outputs were compared with the "
+                     "reference answer's, outside your notebook; the notebook's own test "
+                     "cells were not run.")
+    lines.append(_sandbox_sentence(result))
+    if result.notes:
+        lines.append("Notes:")
+        lines.extend(f"- {n}" for n in result.notes)
+    if any(p.message == NOT_GRADED for p in result.parts):
+        lines.append("No part was graded: every part scores 0 (see the note above).")
+    if a.manual:
+        hand = ", ".join(f"{g} ({_points(p)})" for g, p in a.manual.items())
+        lines.append(f"Not in this score: the answers graded by hand, {hand}; your "
+                     "instructor grades them.")
+    return {
+        "score": result.auto_total, "output": "\n".join(lines), "output_format": "text",
+        "test_output_format": "text", "visibility": VISIBILITY,
+        "stdout_visibility": STDOUT_VISIBILITY, "tests": tests,
+        "extra_data": {"assignment": a.name, "status": result.status,
+                       "sandbox": result.sandbox, "notebook": path.name if path else "",
+                       "autograder": z.manifest.get("autograder", "")},
+    }
+
+
+def failure_json(message: str, source: Path) -> dict:
+    """results.json when the zip itself cannot grade (a broken export): every part 0,
+    the reason in the output. Never the student's fault, and the output says so."""
+    try:
+        manifest = json.loads((source / MANIFEST).read_text())
+        points = dict(manifest.get("points", {}))
+    except (OSError, ValueError, TypeError, AttributeError):
+        points = {}
+    tests = [{"name": gid, "score": 0.0, "max_score": float(p), "status": "failed",
+              "output": NOT_GRADED, "visibility": VISIBILITY} for gid, p in points.items()]
+    return {"score": 0.0, "output_format": "text", "test_output_format": "text",
+            "output": f"The autograder could not grade this submission: {message}. This is "
+                      "not a problem with your work: tell your instructor.",
+            "visibility": VISIBILITY, "stdout_visibility": STDOUT_VISIBILITY,
+            "tests": tests, "extra_data": {"status": "grader-error"}}
+
+
+def run_autograder(root: str | Path = "/autograder") -> dict:
+    """Grade the submission in ``<root>/submission`` with the zip in ``<root>/source``
+    and write ``<root>/results/results.json``, whatever happens (a broken zip gives
+    every part 0 and says why). Returns what it wrote."""
+    root = Path(root)
+    start = time.monotonic()
+    try:
+        z = open_zip(root / "source")
+        result, path = grade_submission(z, root / "submission")
+        results = results_json(z, result, path)
+    except GraderError as exc:
+        results = failure_json(str(exc), root / "source")
+    except Exception as exc:  # noqa: BLE001 - results.json is written whatever fails
+        results = failure_json(f"unexpected error {type(exc).__name__}: {exc}",
+                               root / "source")
+    results["execution_time"] = round(time.monotonic() - start)
+    target = root / "results" / "results.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=1))
+    extra = results.get("extra_data", {})
+    print(f"{extra.get('assignment', '?')}: {results['score']:g} points, status "
+          f"{extra.get('status')}, sandbox {extra.get('sandbox') or '-'}; "
+          f"{results['execution_time']} s")
+    print(results["output"])
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m autograder.lms.gradescope [--root DIR]``: what run_autograder runs."""
+    parser = argparse.ArgumentParser(description="Grade one Gradescope submission.")
+    parser.add_argument("--root", default="/autograder",
+                        help="Gradescope's folder (source/, submission/, results/)")
+    args = parser.parse_args(argv)
+    run_autograder(args.root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
