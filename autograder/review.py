@@ -14,7 +14,6 @@ scores at once. Import holds the course folder's lock (autograder.lock) througho
 """
 
 import csv
-import html
 import json
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from autograder.course import assignment as assignments
 from autograder.course.matching import describe_missing_answer, manual_answers
 from autograder.course.notebooks import read_notebook
 from autograder.errors import GraderError, SubmissionError, printable
+from autograder.publish import review_page
 from autograder.record import handscores
 from autograder.record.gradebook import hand_scores_in, read_cell, write_csv_atomically
 
@@ -111,17 +111,13 @@ def export(name, checks_root, course_dir):
                 text = answers.get(gid, describe_missing_answer(gid))
                 rows.append({"student_id": sid, "grade_id": gid, "max_points": f"{points:g}",
                              "score": score, "state": state, "answer": text})
-                sections.append(f"<h2>{html.escape(sid)} · <code>{html.escape(gid)}</code> "
-                                f"({points:g} points, {state})</h2>"
-                                f"<pre>{html.escape(text)}</pre>")
+                sections.append(review_page.Answer(sid, gid, points, state, text))
     folder = out_dir / "review"
     folder.mkdir(parents=True, exist_ok=True)
     write_csv_atomically(folder / "review.csv", COLUMNS, rows)
-    (folder / "review.html").write_text(
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{a.name}: "
-        f"answers to grade by hand</title><style>pre {{ white-space: pre-wrap; "
-        f"background: #f6f6f6; padding: .6rem; }}</style></head><body><h1>{a.name}: "
-        f"answers to grade by hand</h1>{''.join(sections)}</body></html>", encoding="utf-8")
+    # rendered Markdown, math typeset by MathJax (copied into the folder), source as typed
+    (folder / "review.html").write_text(review_page.render(a.name, sections, folder),
+                                        encoding="utf-8")
     return folder, len(rows)
 
 
