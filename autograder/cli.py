@@ -120,6 +120,15 @@ def cmd_review(args):
     return 0
 
 
+def cmd_export(args):
+    from autograder.lms.gradescope import export_autograder
+
+    root = Path(args.course_root) if args.course_root else find_course_root()
+    checks = Path(args.checks) if args.checks else root / "solutions"
+    export_autograder(args.assignment, checks, root, args.out, course_dir=args.course_dir)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="autograder",
@@ -192,6 +201,30 @@ def build_parser():
     p.add_argument("--checks", help="folder of problem sets (default: solutions/)")
     p.add_argument("--course-root", help="the course repository (default: found upwards)")
     p.set_defaults(run=cmd_review)
+    p = sub.add_parser(
+        "export", help="write a set's autograder for another platform (Gradescope)",
+        description="gradescope: write the autograder zip of a Gradescope programming "
+                    "assignment. Gradescope then grades each submission with this "
+                    "project's trusted checks (hidden inputs compared with the reference "
+                    "answer outside the notebook), as `autograder grade` does; results "
+                    "give one test per part, hand-graded cells as 0-point tests (grade "
+                    "them in Gradescope's manual grading). The zip holds checks.py, "
+                    "probes.py, the notebook with its solutions stubbed, the grader, the "
+                    "reference answer's outputs (run here, once) and the set's SECRET "
+                    "SEED (the one `autograder grade` uses): no solution code, but keep "
+                    "it private. In Gradescope's container the student's code runs in "
+                    "Bubblewrap if it works there, else unsandboxed (CPU and memory "
+                    "limits only): each result says which.")
+    p.add_argument("platform", choices=["gradescope"], help="where the zip goes")
+    p.add_argument("assignment", help="e.g. ps01 or ps01_fully_connected")
+    p.add_argument("--out", metavar="ZIP",
+                   help="where to write it (default: <course-dir>/<assignment>/"
+                        "gradescope.zip, beside the seed)")
+    p.add_argument("--checks", help="folder of problem sets (default: solutions/)")
+    p.add_argument("--course-dir", help="working folder of `autograder grade`, whose "
+                                        "secret seed the zip takes (default: ./course)")
+    p.add_argument("--course-root", help="the course repository (default: found upwards)")
+    p.set_defaults(run=cmd_export)
     return parser
 
 
