@@ -22,13 +22,16 @@ import contextlib
 import json
 import math
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import types
 import zipfile
 from dataclasses import dataclass, field
 from functools import cache
@@ -140,6 +143,10 @@ def sandbox_mode():
 SANDBOX_NAMES = {
     "bwrap-root": "bubblewrap (root drops to a per-worker uid with setpriv)",
     "bwrap-user": "bubblewrap (user namespace, uid nobody)",
+    # The same confinement, built by the warm template's fork instead of bwrap (see
+    # template.py); grades.csv says "bubblewrap" for both (see confinement).
+    "template": "bubblewrap-equivalent namespaces, forked from a warm interpreter (root "
+                "drops to a per-worker uid)",
     "none": "NONE (--no-sandbox): untrusted code ran unconfined, as the grader's user",
 }
 NO_SANDBOX = ("no sandbox: bubblewrap (Debian's bubblewrap) is not installed or cannot run "
@@ -177,31 +184,48 @@ def _readonly_paths():
     return sorted(p for p in paths if not str(p).startswith("/usr"))
 
 
-def _bwrap_prefix(mode, scratch, tmp_limit, env=None, uid=NOBODY):
-    """The bwrap command line up to the program to run. ``--clearenv`` empties the
-    environment inside the sandbox, so ``env`` is set there again with ``--setenv``."""
+def _mount_plan(scratch, tmp_limit):
+    """The sandbox's file system view, as steps: ("tmpfs", size, mode, dest),
+    ("ro" | "rw", source, dest), ("symlink", target, dest), ("dir", mode, dest),
+    ("proc", dest), ("dev", dest). Bubblewrap performs them from its command line (see
+    _bwrap_prefix), the template's fork performs the same steps itself (template.py)."""
     # /tmp comes first: binds below may lie under /tmp (a checkout in /tmp/...), and a
     # later tmpfs would hide them.
-    args = ["bwrap", "--size", str(tmp_limit), "--perms", "1777", "--tmpfs", "/tmp",
-            "--ro-bind", "/usr", "/usr"]
+    plan = [("tmpfs", int(tmp_limit), 0o1777, "/tmp"), ("ro", "/usr", "/usr")]
     for link in ("lib", "lib64", "bin", "sbin"):
         if os.path.islink(f"/{link}"):
-            args += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+            plan.append(("symlink", os.readlink(f"/{link}"), f"/{link}"))
         elif os.path.isdir(f"/{link}"):
-            args += ["--ro-bind", f"/{link}", f"/{link}"]
+            plan.append(("ro", f"/{link}", f"/{link}"))
     for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/alternatives"):
         if os.path.exists(f):
-            args += ["--ro-bind", f, f]
+            plan.append(("ro", f, f))
     made = set()
     for path in _readonly_paths():
         for folder in _ancestors(path):
             if folder not in made:
-                args += ["--perms", "0755", "--dir", folder]
+                plan.append(("dir", 0o755, folder))
                 made.add(folder)
-        args += ["--ro-bind", str(path), str(path)]
+        plan.append(("ro", str(path), str(path)))
+    plan += [("rw", str(scratch), WORKDIR), ("proc", "/proc"), ("dev", "/dev")]
+    return plan
+
+
+def _bwrap_prefix(mode, scratch, tmp_limit, env=None, uid=NOBODY):
+    """The bwrap command line up to the program to run. ``--clearenv`` empties the
+    environment inside the sandbox, so ``env`` is set there again with ``--setenv``."""
+    args = ["bwrap"]
+    for step in _mount_plan(scratch, tmp_limit):
+        kind, dest = step[0], step[-1]
+        if kind == "tmpfs":
+            args += ["--size", str(step[1]), "--perms", f"{step[2]:o}", "--tmpfs", dest]
+        elif kind == "dir":
+            args += ["--perms", f"{step[1]:04o}", "--dir", dest]
+        else:
+            option = {"ro": "--ro-bind", "rw": "--bind", "symlink": "--symlink",
+                      "proc": "--proc", "dev": "--dev"}[kind]
+            args += [option, *step[1:-1], dest]
     args += [
-        "--bind", str(scratch), WORKDIR,
-        "--proc", "/proc", "--dev", "/dev",
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",
@@ -251,6 +275,225 @@ def _matplotlib_font_cache():
         shutil.rmtree(folder, ignore_errors=True)
         return None
     return folder if any(folder.iterdir()) else None
+
+
+
+# ---------------------------------------------------------------------------------------
+# The warm template (template.py): one per grader process, started at the first sandboxed
+# run as root, used unless AUTOGRADER_TEMPLATE=0. Bubblewrap stays the fallback.
+
+TEMPLATE = Path(__file__).with_name("template.py")
+# What the template imports once (trusted libraries of the course's environment, never
+# the course library, which each job gets as files): whatever a notebook imports of
+# these costs it nothing. A module that is not installed is skipped.
+WARM_MODULES = ("numpy", "IPython.core.interactiveshell", "traitlets.config", "matplotlib",
+                "matplotlib.pyplot", "matplotlib_inline.backend_inline", "sklearn.datasets",
+                "sklearn.model_selection", "scipy.signal")
+# Without the current folder on the path (-P would do it, but would also show in sys.flags
+# of every run, unlike a script's interpreter).
+_START_TEMPLATE = ("import sys, runpy; del sys.path[0], sys.argv[0]; "
+                   "runpy.run_path(sys.argv[0], run_name='__main__')")
+TEMPLATE_SWITCH = "AUTOGRADER_TEMPLATE"  # "0": every run starts its own interpreter in bwrap
+_template_lock = threading.Lock()
+_template_state = {"template": None, "failed": False}
+
+
+def template_wanted():
+    """True unless the environment turns the warm template off (AUTOGRADER_TEMPLATE=0)."""
+    return os.environ.get(TEMPLATE_SWITCH, "1").strip() not in ("0", "off", "no", "false")
+
+
+class TemplateError(OSError):
+    """The template could not start or answer; the run falls back to Bubblewrap."""
+
+
+class _Template:
+    """The grader's side of the template process: starts it, sends it requests."""
+
+    def __init__(self):
+        self.home = Path(tempfile.mkdtemp(prefix="autograder-template-"))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = _environment(str(self.home))
+        del env["PYTHONPATH"]  # the job's own path is set in the fork, never the template's
+        fonts = _matplotlib_font_cache()
+        env["MPLCONFIGDIR"] = str(fonts or self.home)
+        self.log = open(self.home / "template.log", "wb")  # noqa: SIM115 - kept while it runs
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _START_TEMPLATE, str(TEMPLATE), str(theirs.fileno()),
+                 *WARM_MODULES],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self.log,
+                stderr=self.log, env=env, cwd="/", start_new_session=True)
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.lock = threading.Lock()
+        if not select.select([ours], [], [], 300)[0]:
+            self.close()
+            raise TemplateError("it did not start within 300 s")
+        reply = ours.recv(1 << 16)
+        answer = json.loads(reply) if reply else {"error": self._log_tail()}
+        if "ready" not in answer:
+            self.close()
+            raise TemplateError(answer.get("error", "no answer"))
+        self.warmed = answer["ready"]
+        atexit.register(self.close)
+
+    def _log_tail(self):
+        try:
+            return (self.home / "template.log").read_text(errors="replace")[-500:].strip()
+        except OSError:
+            return "it exited"
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def start(self, request):
+        """Send one job; return its _TemplateRun (the fork has started when this returns)."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        read_end, write_end = os.pipe()
+        try:
+            with self.lock:
+                socket.send_fds(self.sock, [json.dumps(request).encode()],
+                                [theirs.fileno(), write_end])
+        except OSError as exc:
+            mine.close()
+            os.close(read_end)
+            raise TemplateError(f"the template is gone ({exc})") from exc
+        finally:
+            theirs.close()
+            os.close(write_end)
+        run = _TemplateRun(mine, os.fdopen(read_end, "rb"))
+        reply = run.receive(timeout=60)
+        if not reply or "pid" not in reply:
+            run.close()
+            raise TemplateError("the template did not start the run")
+        run.pid = reply["pid"]
+        return run
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.close()  # the template kills its runs and exits when this closes
+        if self.proc.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class _TemplateRun:
+    """One run forked by the template: its pid (A, the tree's root), output pipe, and the
+    socket on which its end (status and rusage from the template's wait4) arrives."""
+
+    def __init__(self, sock, stdout):
+        self.sock, self.stdout, self.pid = sock, stdout, None
+        self.ended = None  # (wait status, rusage) once known
+
+    def receive(self, timeout):
+        if not select.select([self.sock], [], [], timeout)[0]:
+            return None
+        try:
+            data = self.sock.recv(1 << 16)
+        except OSError:
+            data = b""
+        return json.loads(data) if data else {}
+
+    def poll(self, timeout=0.0):
+        """(status, rusage) if the run has ended, else None (after up to ``timeout``)."""
+        if self.ended is None:
+            reply = self.receive(timeout)
+            if reply is not None:
+                self.ended = _ending(reply)
+        return self.ended
+
+    def wait(self):
+        while self.poll(timeout=1.0) is None:
+            pass
+        return self.ended
+
+    def kill(self):
+        with contextlib.suppress(OSError):
+            self.sock.send(b'{"kill": true}')
+
+    def trusted(self, table):
+        """The tree's processes that are the template's (A and B, root, holding a copy of
+        its memory): not counted against the run's memory budget."""
+        return {self.pid} | {pid for pid, (ppid, _, _) in table.items() if ppid == self.pid}
+
+    def close(self):
+        self.sock.close()
+        self.stdout.close()
+
+
+def _ending(reply):
+    """(wait status, rusage) from the template's report; a template that died with the run
+    reports nothing: its runs were killed with it."""
+    if "status" not in reply:
+        return signal.SIGKILL, types.SimpleNamespace(ru_utime=0.0, ru_stime=0.0)
+    return reply["status"], types.SimpleNamespace(ru_utime=reply["utime"],
+                                                  ru_stime=reply["stime"])
+
+
+def _template():
+    """This process's template, started now if need be; None when it cannot be used
+    (turned off, not root, or it failed to start: said once, on stderr)."""
+    if not template_wanted() or sandbox_mode() != "bwrap-root":
+        return None
+    with _template_lock:
+        current = _template_state["template"]
+        if current is not None and current.alive():
+            return current
+        if _template_state["failed"]:
+            return None
+        try:
+            current = _Template()
+        except (OSError, ValueError) as exc:
+            _template_state["failed"] = True
+            print(f"autograder: the warm sandbox template could not start ({exc}); each "
+                  "submission starts its own interpreter in bubblewrap", file=sys.stderr)
+            return None
+        _template_state["template"] = current
+        return current
+
+
+def _template_request(scratch, uid, limits, n_cells, env):
+    cpu = limits.process_cpu(n_cells)
+    return {"plan": _mount_plan(scratch, limits.tmp_bytes), "uid": uid, "env": env,
+            "workdir": WORKDIR, "runner": "runner.py",
+            "rlimits": {"cpu": cpu, "as": limits.memory_bytes, "fsize": limits.file_bytes,
+                        "nproc": limits.processes}}
+
+
+class _Popened:
+    """A sandbox started with Popen (bwrap): the same interface as _TemplateRun."""
+
+    def __init__(self, proc):
+        self.proc, self.pid = proc, proc.pid
+        self.ended = None
+
+    def poll(self, timeout=0.0):
+        if self.ended is None:
+            pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+            if pid:
+                self.ended = status, usage
+            else:
+                time.sleep(timeout)
+        return self.ended
+
+    def wait(self):
+        if self.ended is None:
+            _, status, usage = os.wait4(self.pid, 0)
+            self.ended = status, usage
+        return self.ended
+
+    def kill(self):
+        _kill_tree(self.proc)
+
+    def trusted(self, table):
+        return set()
 
 
 def _prlimit_prefix(limits, n_cells):
@@ -330,7 +573,8 @@ def _read_log(path, max_events=1000):
     return events
 
 
-# Process groups of the sandboxes running now, so an interrupted batch can end them all.
+# The sandboxes running now (_Popened or _TemplateRun), so an interrupted batch can end
+# them all.
 _RUNNING = set()
 _RUNNING_LOCK = threading.Lock()
 
@@ -338,10 +582,10 @@ _RUNNING_LOCK = threading.Lock()
 def kill_all_running():
     """Kill every sandbox still running (an interrupted batch)."""
     with _RUNNING_LOCK:
-        groups = list(_RUNNING)
-    for pgid in groups:
+        runs = list(_RUNNING)
+    for run in runs:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
+            run.kill()
 
 
 def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=True, slot=0,
@@ -421,25 +665,42 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
             env["PYTHONPATH"] = str(scratch / "lib")
 
         t0 = time.monotonic()
-        proc = subprocess.Popen(
-            [*_prlimit_prefix(limits, len(cells)), *command], cwd=cwd, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        run, used = None, mode
+        template = _template() if mode == "bwrap-root" else None
+        if template is not None:
+            try:
+                run = template.start(_template_request(scratch, uid, limits, len(cells),
+                                                       _environment(home)))
+                used = "template"
+            except TemplateError:
+                run = None  # this run goes through bwrap; the next starts a new template
+        if run is None:
+            proc = subprocess.Popen(
+                [*_prlimit_prefix(limits, len(cells)), *command], cwd=cwd, env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            run = _Popened(proc)
+            stdout = proc.stdout
+        else:
+            stdout = run.stdout
         with _RUNNING_LOCK:
-            _RUNNING.add(proc.pid)
+            _RUNNING.add(run)
         head = []
-        reader = threading.Thread(target=_read_head, args=(proc.stdout, limits.output_chars,
+        reader = threading.Thread(target=_read_head, args=(stdout, limits.output_chars,
                                                            head), daemon=True)
         reader.start()
         try:
-            status, usage, exit_status, tree_cpu = _wait(proc, limits, len(cells),
+            status, usage, exit_status, tree_cpu = _wait(run, limits, len(cells),
                                                           scratch / "log.jsonl")
         finally:
             with _RUNNING_LOCK:
-                _RUNNING.discard(proc.pid)
-        proc.returncode = 0
+                _RUNNING.discard(run)
+        if isinstance(run, _Popened):
+            run.proc.returncode = 0
         reader.join(timeout=5)
+        if isinstance(run, _TemplateRun):
+            run.close()
         wall = time.monotonic() - t0
         if exit_status == "ok":
             exit_status = _describe(status)
@@ -452,7 +713,7 @@ def run_job(cells, parts, inputs, probes_file, limits, packages=(), sandboxed=Tr
             cpu_seconds=max(usage.ru_utime + usage.ru_stime, tree_cpu),
             wall_seconds=wall,
             output="".join(head),
-            sandbox=SANDBOX_NAMES[mode],
+            sandbox=SANDBOX_NAMES[used],
             refused=refused,
         )
 
@@ -575,24 +836,27 @@ class CellWatch:
 
 
 def _wait(proc, limits, n_cells, log_path=None, poll=0.05, check_every=0.2):
-    """Wait for the sandbox; kill its whole tree when the tree's CPU time runs over
-    ``limits.tree_cpu()``, a cell runs past its own limit (see CellWatch), its resident
-    memory over ``limits.memory_bytes``, its idle time (see IdleClock) over
-    ``limits.idle_seconds()``, or, as a last backstop, the wall clock over
-    ``limits.wall_seconds()``.
+    """Wait for the sandbox (a Popen, or a _Popened / _TemplateRun); kill its whole tree
+    when the tree's CPU time runs over ``limits.tree_cpu()``, a cell runs past its own
+    limit (see CellWatch), its resident memory over ``limits.memory_bytes``, its idle time
+    (see IdleClock) over ``limits.idle_seconds()``, or, as a last backstop, the wall clock
+    over ``limits.wall_seconds()``. The template's own processes at the top of the tree
+    (see _TemplateRun.trusted) count for CPU and idle time, not for memory: each holds a
+    copy of the template's pages, which the run did not ask for.
 
     Returns (wait status, rusage, "ok" | "CPU budget" | "cell limit" | "memory budget" |
     "idle limit" | "wall-clock limit", the tree's CPU seconds when last measured).
     """
+    run = proc if hasattr(proc, "trusted") else _Popened(proc)
     start = time.monotonic()
     cpu = 0.0
     idle = IdleClock()
     cell = CellWatch(log_path, limits.cell_seconds) if log_path else None
     next_check = start + check_every
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            return status, usage, "ok", cpu
+        ended = run.poll()
+        if ended:
+            return (*ended, "ok", cpu)
         now = time.monotonic()
         over = None
         if now - start > limits.wall_seconds(n_cells):
@@ -600,9 +864,10 @@ def _wait(proc, limits, n_cells, log_path=None, poll=0.05, check_every=0.2):
         elif now >= next_check:
             next_check = now + check_every
             table = _proc_table()
-            pids = _tree(proc.pid, table)
+            pids = _tree(run.pid, table)
             cpu = sum(table[p][1] for p in pids)
-            rss = sum(table[p][2] for p in pids)
+            trusted = run.trusted(table)
+            rss = sum(table[p][2] for p in pids if p not in trusted)
             if cpu > limits.tree_cpu(n_cells):
                 over = "CPU budget"
             elif cell is not None and cell.over(cpu):
@@ -612,10 +877,10 @@ def _wait(proc, limits, n_cells, log_path=None, poll=0.05, check_every=0.2):
             elif idle.update(pids, table) > limits.idle_seconds():
                 over = "idle limit"
         if over:
-            _kill_tree(proc)
-            _, status, usage = os.wait4(proc.pid, 0)
+            run.kill()
+            status, usage = run.wait()
             return status, usage, over, cpu
-        time.sleep(poll)
+        run.poll(poll)  # waits up to ``poll`` (returns at once when the run ends)
 
 
 def _kill_tree(proc):
