@@ -226,20 +226,23 @@ def fingerprint(files: dict[str, str]) -> str:
 
 
 def export_autograder(name: str, checks_root: str | Path, course_root: str | Path,
-                      out: str | Path | None = None, echo=print) -> Path:
+                      out: str | Path | None = None, echo=print,
+                      course_dir: str | Path | None = None) -> Path:
     """Write the Gradescope autograder zip of problem set ``name`` (see the module's
-    docstring) to ``out`` (default: ``<course_root>/course/<set>/gradescope.zip``, beside
-    the secret seed it holds). Runs the reference answer once, here, in the sandbox when
-    there is one. Returns the zip's path."""
+    docstring) to ``out`` (default: ``<course dir>/<set>/gradescope.zip``, beside the
+    secret seed it holds). The course dir is ``autograder grade``'s working folder
+    (default ``<course_root>/course``): its seed for the set is the zip's, created there
+    if grading has not created it yet. Runs the reference answer once, here, in the
+    sandbox when there is one. Returns the zip's path."""
     try:
         from autograder.record.results import secret_seed
     except ImportError:  # before the seed moved out of batch.py
         from autograder.batch import secret_seed
 
     a = assignments.load(name, checks_root)
-    course_dir = Path(course_root).resolve() / "course" / a.name
-    out = Path(out) if out else course_dir / "gradescope.zip"
-    seed = secret_seed(course_dir / "secret-seed")
+    set_dir = Path(course_dir or Path(course_root) / "course").resolve() / a.name
+    out = Path(out) if out else set_dir / "gradescope.zip"
+    seed = secret_seed(set_dir / "secret-seed")
     source_nb = json.loads(a.notebook.read_text(encoding="utf-8"))
     data = {}  # path in the zip -> bytes
     for member, path in {**_project_members(a), **_set_members(a)}.items():
