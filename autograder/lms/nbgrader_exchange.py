@@ -187,7 +187,7 @@ def _course_directory_config(folder: Path) -> dict:
     from traitlets.config import Config
     from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
-    path = [str(folder) for folder in reversed(jupyter_config_path())]
+    path = [str(d) for d in reversed(jupyter_config_path())]
     files = [Path(d, f"{base}{ext}") for base in ("jupyter_config", CONFIG_NAME)
              for d in path for ext in (".py", ".json")]
     files += [folder / f"{CONFIG_NAME}.py", folder / f"{CONFIG_NAME}.json"]
