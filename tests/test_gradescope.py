@@ -4,10 +4,14 @@ as ``autograder grade`` does and always writes a valid results.json."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 from grading_helpers import FIXTURES, copy_course, read_csv
 
@@ -154,7 +158,7 @@ def test_a_submission_scores_what_autograder_grade_gives_it(exported, tmp_path, 
     results = grade(exported, tmp_path, student(sid))
     check_format(results)
     assert part_scores(results) == expected(sid)
-    assert results["extra_data"]["sandbox"].startswith("bubblewrap")
+    assert results["extra_data"]["confinement"] == "bubblewrap"
     assert "Bubblewrap sandbox" in results["output"]
     hand = [t for t in results["tests"] if t["name"].startswith("relu-derivation")]
     assert len(hand) == 1
@@ -211,8 +215,83 @@ def test_without_a_sandbox_it_grades_unconfined_and_says_so(exported, tmp_path, 
     results = grade(exported, tmp_path, student("perfect"))
     check_format(results)
     assert part_scores(results) == expected("perfect")
-    assert results["extra_data"]["sandbox"].startswith("NONE")
+    assert results["extra_data"]["confinement"] == "none"
     assert "WITHOUT the course's Bubblewrap sandbox" in results["output"]
+    if gradescope.can_drop_root():  # as in Gradescope's container
+        assert "as an unprivileged user" in results["output"]
+
+
+SPY = """import pathlib
+
+import numpy as np
+
+def _readable(path):
+    try:
+        path.read_bytes()
+        return True
+    except OSError:
+        return False
+
+SOURCE = pathlib.Path({source!r})
+stolen = [p for p in SOURCE.rglob("*") if p.is_file() and _readable(p)
+          and p.name in ("secret-seed", "outputs.npz", "reference.json", "checks.py")]
+sees_probes = _readable(SOURCE / "sets" / "fx01_tiny" / "probes.py")
+
+def relu_forward(x):
+    return (np.zeros_like(x) if stolen else np.maximum(0, x)), x
+"""
+
+
+@pytest.fixture
+def open_folder():
+    """A folder every user may enter (pytest's tmp_path lies in one only root may enter),
+    as Gradescope's /autograder is."""
+    base = Path(tempfile.mkdtemp(prefix="gradescope-test-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base)
+
+
+@pytest.fixture
+def world_python(open_folder, monkeypatch):
+    """Point sys.executable at a Python every user may run, as setup.sh's venv is: this
+    machine's may live under /root. A venv of the system's Python of the same version,
+    seeing this environment's site-packages (numpy, IPython)."""
+    if os.geteuid() != 0:
+        pytest.skip("dropping root to another uid needs root")
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    site = Path(np.__file__).parents[1]
+    if not system.is_file() or any(not os.stat(f).st_mode & 0o001 for f in site.parents):
+        pytest.skip("no Python here that every user may run")
+    venv = open_folder / "venv"
+    subprocess.run([str(system), "-m", "venv", "--without-pip", str(venv)], check=True)
+    lib = next((venv / "lib").iterdir()) / "site-packages"
+    (lib / "course.pth").write_text(f"{site}\n")
+    monkeypatch.setattr(sys, "executable", str(venv / "bin" / "python"))
+    assert gradescope.can_drop_root()
+
+
+def test_unsandboxed_code_cannot_read_the_zips_secrets(exported, open_folder, world_python,
+                                                       monkeypatch):
+    """Run as root without Bubblewrap (Gradescope's container), the student's code runs as
+    an unprivileged uid: the seed, checks.py and the reference outputs are unreadable to
+    it, the public probes.py is not. The forward is right only if nothing secret was
+    read, the backward only if probes.py was (so the spy works)."""
+    monkeypatch.setattr(gradescope, "sandbox_mode", lambda: "none")
+    base = open_folder / "run"
+    base.mkdir()
+    nb = json.loads(student("perfect")["fx01_tiny.ipynb"])
+    for cell in nb["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid == "relu-forward-code":
+            cell["source"] = SPY.format(source=str(base / "autograder" / "source"))
+        elif gid == "relu-backward-code":
+            cell["source"] = ("def relu_backward(dout, cache):\n"
+                              "    return dout * (cache > 0) * sees_probes")
+    results = grade(exported, base, {"fx01_tiny.ipynb": json.dumps(nb).encode()})
+    check_format(results)
+    assert "as an unprivileged user" in results["output"]
+    assert part_scores(results) == expected("perfect")
 
 
 def test_a_zip_changed_after_the_export_grades_nobody(exported, tmp_path):

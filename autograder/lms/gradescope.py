@@ -45,10 +45,15 @@ memory and file-size limits; results.json says which.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import dataclasses
 import hashlib
 import json
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,7 +69,12 @@ from autograder.course.answers import TEXT_STUB, is_unanswered, questions
 from autograder.course.notebooks import code_to_run, read_notebook
 from autograder.errors import GraderError, SubmissionError, printable
 from autograder.intake.sources import Submission
-from autograder.record.results import load_reference, save_reference
+from autograder.record.results import (
+    load_reference,
+    result_from_dict,
+    result_to_dict,
+    save_reference,
+)
 from autograder.run.grading import (
     NOT_GRADED,
     SubmissionResult,
@@ -74,7 +84,7 @@ from autograder.run.grading import (
     missing_result,
     run_reference,
 )
-from autograder.run.sandbox import sandbox_mode
+from autograder.run.sandbox import confinement, sandbox_mode, slot_uid
 
 TEMPLATES = Path(__file__).with_name("gradescope_files")
 ENTRY_POINTS = ("setup.sh", "run_autograder")  # executable members of the zip
@@ -372,19 +382,148 @@ def grade_submission(z: Zip, submission: Path) -> tuple[SubmissionResult, Path |
                            f"({type(exc).__name__}: {exc}); tell your instructor"), None
     packages = [(name, z.source / "project" / name, files)
                 for name, files in a.library_files.items()]
-    result = grade_notebook("submission", path, a, reference, case_inputs(a, z.seed),
-                            sandboxed=sandbox_mode() != "none", packages=packages)
+    inputs = case_inputs(a, z.seed)
+    if sandbox_mode() != "none":
+        result = grade_notebook("submission", path, a, reference, inputs, packages=packages)
+    elif can_drop_root():
+        result = grade_unprivileged(z, path, reference, inputs, packages)
+    else:
+        if os.geteuid() == 0:
+            print(f"warning: {sys.executable} cannot be run by another user (a folder on its "
+                  "way is closed), so the submission ran unconfined as root; install Python "
+                  "where every user may run it (setup.sh uses the system's)")
+        result = grade_notebook("submission", path, a, reference, inputs, sandboxed=False,
+                                packages=packages)
     if note:
         result.notes.insert(0, printable(note))
     return result, path
 
 
+# Without the sandbox, run as root (Gradescope's container), the grading drops to a uid
+# of its own first: the student's code then runs as that uid, and the secrets are root's.
+UNPRIVILEGED = ("none: Gradescope's container without Bubblewrap; the grader dropped root "
+                "to an unprivileged uid before running any code")
+
+
+def can_drop_root() -> bool:
+    """True when this process is root and another uid could run this Python: every
+    folder on the way to the interpreter (as named and as its link resolves) is open to
+    all. A Python under /root (pyenv) is not; the system's and setup.sh's venv are."""
+    if os.geteuid() != 0:
+        return False
+    for path in {Path(sys.executable).absolute(), Path(sys.executable).resolve()}:
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        if any(not os.stat(folder).st_mode & 0o001 for folder in path.parents):
+            return False
+    return True
+
+
+def secret_files(z: Zip) -> list[Path]:
+    """The zip's files a submission must not read: the seed, the reference outputs, and
+    the set's files other than probes.py and the (stubbed) notebook: checks.py and the
+    data it reads."""
+    folder = z.assignment.folder
+    public = {z.assignment.probes_file.resolve(), z.assignment.notebook.resolve()}
+    return [z.source / "secret-seed", *sorted((z.source / "reference").iterdir()),
+            *sorted(p for p in folder.rglob("*") if p.is_file()
+                    and p.resolve() not in public)]
+
+
+def grade_unprivileged(z: Zip, path: Path, reference, inputs: dict,
+                       packages: list) -> SubmissionResult:
+    """Grade as ``grade_notebook(sandboxed=False)`` does, in a child process that has
+    dropped root to a uid with no account before it runs the student's code; the zip's
+    secrets (:func:`secret_files`) are made root's alone first. The child holds the
+    reference in memory, but a process that changed its uid is not dumpable, so the
+    student's code (same uid) can neither read its memory nor trace it; it can kill it,
+    which costs the student the grade. The result comes back as JSON through a pipe."""
+    uid = slot_uid(0)  # this process's own: no other process on the machine runs as it
+    for secret in secret_files(z):
+        os.chown(secret, 0, 0)
+        os.chmod(secret, 0o600)
+    os.chmod(z.source / "reference", 0o700)
+    # What the child reads goes into a folder of its own: the notebook, the public
+    # probes.py and the course-library files (the zip's folders need not be open to it).
+    work = Path(tempfile.mkdtemp(prefix="autograder-gradescope-"))
+    notebook = work / path.name
+    shutil.copyfile(path, notebook)
+    (work / "set").mkdir()
+    shutil.copyfile(z.assignment.probes_file, work / "set" / "probes.py")
+    assignment = dataclasses.replace(z.assignment, folder=work / "set")
+    library = []
+    for name, folder, files in packages:
+        for f in files:
+            (work / "lib" / name / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(folder) / f, work / "lib" / name / f)
+        library.append((name, work / "lib" / name, files))
+    for item in [work, *work.rglob("*")]:
+        os.chown(item, uid, uid)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.environ["HOME"] = str(work)
+            result = grade_notebook("submission", notebook, assignment, reference, inputs,
+                                    sandboxed=False, packages=library)
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(json.dumps(result_to_dict(result)).encode())
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent reports a child without result
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    _kill_every_process_of(uid)  # what the submission left running
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        result = result_from_dict(json.loads(data))
+    except (ValueError, TypeError, KeyError):
+        result = _not_graded(z.assignment, "killed", "the grading of your notebook ended "
+                             "without a result (its process was killed)")
+    result.notebook = str(path)
+    result.sandbox = UNPRIVILEGED
+    return result
+
+
+def _kill_every_process_of(uid: int) -> None:
+    """SIGKILL every process running as ``uid``, from a child that takes that uid (a
+    process may signal only its own uid's processes; kill(-1) signals all of them)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def _sandbox_sentence(result: SubmissionResult) -> str:
-    if not result.sandbox:
+    mode = confinement(result.sandbox)
+    if not mode:
         return "None of your code was run."
-    if result.sandbox.startswith("bubblewrap"):
+    if mode == "bubblewrap":
         return ("Your code ran in the course's Bubblewrap sandbox (no network, no other "
                 "files, CPU and memory limits) inside Gradescope's container.")
+    if result.sandbox == UNPRIVILEGED:
+        return ("Your code ran in Gradescope's container for this submission WITHOUT the "
+                "course's Bubblewrap sandbox (the container does not allow it), as an "
+                "unprivileged user that cannot read the checks, the seed or the reference "
+                "answer, with CPU, memory and file-size limits; a fresh container for "
+                "every submission keeps submissions apart.")
     return ("Your code ran in Gradescope's container for this submission WITHOUT the "
             "course's Bubblewrap sandbox (the container does not allow it): CPU, memory "
             "and file-size limits applied, but not the sandbox's isolation; a fresh "
@@ -459,7 +598,8 @@ def results_json(z: Zip, result: SubmissionResult, path: Path | None) -> dict:
         "test_output_format": "text", "visibility": VISIBILITY,
         "stdout_visibility": STDOUT_VISIBILITY, "tests": tests,
         "extra_data": {"assignment": a.name, "status": result.status,
-                       "sandbox": result.sandbox, "notebook": path.name if path else "",
+                       "sandbox": result.sandbox, "confinement": confinement(result.sandbox),
+                       "notebook": path.name if path else "",
                        "autograder": z.manifest.get("autograder", "")},
     }
 
@@ -497,15 +637,26 @@ def run_autograder(root: str | Path = "/autograder") -> dict:
         results = failure_json(f"unexpected error {type(exc).__name__}: {exc}",
                                root / "source")
     results["execution_time"] = round(time.monotonic() - start)
-    target = root / "results" / "results.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(results, indent=1))
+    _write_results(root / "results" / "results.json", results)
     extra = results.get("extra_data", {})
     print(f"{extra.get('assignment', '?')}: {results['score']:g} points, status "
           f"{extra.get('status')}, sandbox {extra.get('sandbox') or '-'}; "
           f"{results['execution_time']} s")
     print(results["output"])
     return results
+
+
+def _write_results(target: Path, results: dict) -> None:
+    """Write results.json through a temporary file and a rename, which replaces whatever
+    is at that name (a symbolic link or a folder a submission put there included)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".results-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(results, f, indent=1)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
 
 
 def main(argv: list[str] | None = None) -> int:
