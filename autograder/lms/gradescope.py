@@ -37,9 +37,12 @@ export refuses to write a zip in which a file outside the grader's own source ho
 the reference outputs: keep the zip private (Gradescope does not show it to students).
 
 In the container the student's code runs in the Bubblewrap sandbox when it works there
-(autograder.run.sandbox.sandbox_mode); Docker usually refuses the namespaces it needs,
-and the code then runs unsandboxed in the submission's own container, under the same CPU,
-memory and file-size limits; results.json says which.
+(autograder.run.sandbox.sandbox_mode). Docker usually refuses the namespaces it needs;
+the code then runs without the sandbox in the submission's own container, under the same
+CPU, memory and file-size limits, and, since Gradescope runs us as root, as a uid of its
+own with no account (:func:`grade_unprivileged`), to which the zip's secrets are
+unreadable. It is not Bubblewrap: the code sees the rest of the container's files and has
+whatever network the container has. results.json says which way the code ran.
 """
 
 from __future__ import annotations
