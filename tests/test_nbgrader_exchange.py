@@ -8,6 +8,7 @@ home and Jupyter folders of their own, against a local exchange folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from grading_helpers import AUTOGRADER, FIXTURES, read_csv
+from nbgrader.api import Gradebook
 
 from autograder.errors import GraderError
 from autograder.lms import nbgrader_exchange as exchange
@@ -102,42 +104,63 @@ def hub(tmp_path_factory):
                  bob.start("submit", SET, "--student", "bob"))
     run_together(instructor.start("collect", SET, cwd=course))
 
-    grading = subprocess.Popen(
-        [AUTOGRADER, "grade", "fx01",
-         course / "submitted", "--course-root", FIXTURES / "course", "--course-dir",
-         tmp / "graded", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+    # The instructor grades in the course root, as the README says: grade writes each
+    # student's page where release_feedback finds it.
+    grading = subprocess.run(
+        [AUTOGRADER, "grade", "fx01", "submitted", "--course-root", FIXTURES / "course",
+         "--course-dir", tmp / "graded", "--quiet"], cwd=course, env=instructor.env(),
+        capture_output=True, text=True, timeout=600)
     with pytest.MonkeyPatch.context() as mp:  # read the config as the instructor's nbgrader
         mp.setenv("JUPYTER_CONFIG_DIR", str(instructor.config_dir))
         check = exchange.check_exchange(course / "submitted")
-        written = {sid: exchange.write_feedback(check.course, SET, sid, SET, page_for(sid))
-                   for sid in ("alice", "bob")}
+        # bob's page is replaced by one written with the adapter itself
+        written = exchange.write_feedback(check.course, SET, "bob", SET, page_for("bob"))
     released, = run_together(instructor.start("release_feedback", SET, cwd=course))
-    fetched = run_together(alice.start("fetch_feedback", SET, "--student", "alice"),
-                           bob.start("fetch_feedback", SET, "--student", "bob"))
-    out, err = grading.communicate(timeout=600)
+    run_together(alice.start("fetch_feedback", SET, "--student", "alice"),
+                 bob.start("fetch_feedback", SET, "--student", "bob"))
     return {"tmp": tmp, "course": course, "exchange": exchange_root, "people": people,
             "check": check, "written": written, "released_log": released,
-            "fetched_logs": fetched, "grading": (grading.returncode, out, err)}
+            "grading": grading}
 
 
-def test_each_student_fetches_our_page_through_the_exchange(hub):
-    for sid in ("alice", "bob"):
-        pages = list((hub["people"][sid].home / SET / "feedback").glob(f"*/{SET}.html"))
-        assert len(pages) == 1, pages  # one page: the collected submission's
-        assert pages[0].read_text() == page_for(sid)
-        # filed under the time of the submission nbgrader collected
-        stamp = (hub["course"] / "submitted" / sid / SET / "timestamp.txt").read_text()
-        assert pages[0].parent.name == stamp.strip()
+def fetched_pages(hub, sid: str) -> list[Path]:
+    """The feedback pages ``nbgrader fetch_feedback`` put in the student's folder."""
+    return list((hub["people"][sid].home / SET / "feedback").glob(f"*/{SET}.html"))
 
 
-def test_released_pages_are_readable_by_the_students(hub):
-    released = list((hub["exchange"] / COURSE_ID / "feedback").glob("*.html"))
-    assert len(released) == 2
-    for path in released:
+def test_a_student_fetches_the_page_written_by_the_adapter(hub):
+    pages = fetched_pages(hub, "bob")
+    assert len(pages) == 1, pages
+    assert pages[0].read_text() == page_for("bob")
+    # filed under the time of the submission nbgrader collected
+    stamp = (hub["course"] / "submitted" / "bob" / SET / "timestamp.txt").read_text()
+    assert pages[0].parent.name == stamp.strip()
+
+
+def test_a_student_fetches_the_page_autograder_grade_wrote(hub):
+    pages = fetched_pages(hub, "alice")
+    assert len(pages) == 1, (pages, hub["grading"].stdout)
+    ours = (hub["tmp"] / "graded" / SET / "feedback" / "alice.html").read_text()
+    assert pages[0].read_text() == ours
+    assert "alice" in ours and "6 / 8" in ours  # her score: every automatic part right
+
+
+def test_released_pages_are_named_by_the_secret_and_readable_by_students(hub):
+    feedback = hub["exchange"] / COURSE_ID / "feedback"
+    secret = (hub["course"] / "submitted" / "bob" / SET / "submission_secret.txt").read_text()
+    name = hashlib.md5((secret + SET).encode()).hexdigest()  # nbgrader's notebook_hash
+    assert (feedback / f"{name}.html").read_text() == page_for("bob")
+    for path in feedback.glob("*.html"):
         assert path.stat().st_mode & 0o777 == 0o644  # the exchange copies the mode
     assert "Could not match" not in hub["released_log"]
-    assert not list((hub["exchange"] / COURSE_ID / "feedback").glob("*-tmp.html"))
+    assert not list(feedback.glob("*-tmp.html"))
+
+
+def test_release_feedback_needs_no_gradebook_row(hub):
+    # only nbgrader collect opened this course's gradebook: no assignment, no submission
+    with Gradebook(f"sqlite:///{hub['course'] / 'gradebook.db'}", COURSE_ID) as gb:
+        assert gb.assignments == [] and gb.students == []
+    assert fetched_pages(hub, "bob")
 
 
 def test_the_page_is_filed_as_release_feedback_expects(hub):
@@ -145,7 +168,7 @@ def test_the_page_is_filed_as_release_feedback_expects(hub):
     assert hub["check"] == exchange.ExchangeCheck(exchange.NbgraderCourse(course))
     assert exchange.exchange_course_root(course / "submitted") == course
     page = course / "feedback" / "bob" / SET / f"{SET}.html"
-    assert hub["written"]["bob"] == page
+    assert hub["written"] == page
     assert exchange.feedback_path(course, SET, "bob", SET) == page
     for name in ("timestamp.txt", "submission_secret.txt"):
         assert (page.parent / name).read_bytes() == \
@@ -155,8 +178,7 @@ def test_the_page_is_filed_as_release_feedback_expects(hub):
 
 
 def test_autograder_grades_the_tree_nbgrader_collected(hub):
-    returncode, out, err = hub["grading"]
-    assert returncode == 0, err
+    assert hub["grading"].returncode == 0, hub["grading"].stderr
     rows = {r["student_id"]: r for r in read_csv(hub["tmp"] / "graded" / SET / "grades.csv")}
     assert set(rows) == {"alice", "bob"}
     assert rows["alice"]["auto_total"] == "6"  # every part right
@@ -278,3 +300,16 @@ def test_a_page_is_replaced_whole(tmp_path, no_hub_config):
     assert sorted(p.name for p in page.parent.iterdir()) == \
         [f"{SET}.html", "submission_secret.txt", "timestamp.txt"]
     assert stat.S_IMODE(page.stat().st_mode) == 0o644
+
+
+def test_a_notebook_is_placed_in_the_submitted_tree_however_the_path_is_given(
+        tmp_path, no_hub_config, monkeypatch):
+    course = exchange.read_course(make_course(tmp_path / "course"))
+    sub = collected(course.root, "Ann")
+    monkeypatch.chdir(course.root)
+    for given in (sub / f"{SET}.ipynb", Path("submitted/Ann", SET, f"{SET}.ipynb"),
+                  Path("submitted/../submitted/Ann", SET, f"{SET}.ipynb")):
+        assert exchange.submitted_student_id(course, given) == "Ann"
+    (course.root / "elsewhere").mkdir()
+    assert exchange.submitted_student_id(course, Path("elsewhere/Ann.ipynb")) is None
+    assert exchange.submitted_student_id(course, Path("submitted/Ann.ipynb")) is None

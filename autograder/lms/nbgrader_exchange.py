@@ -176,6 +176,20 @@ def write_feedback(course_root: str | os.PathLike | NbgraderCourse, assignment_n
     return page
 
 
+def submitted_student_id(course: NbgraderCourse, notebook: str | os.PathLike) -> str | None:
+    """The student id as the ``submitted/`` tree spells it (the roster's may differ in
+    case), for a notebook in that tree (``submitted/<student>/<assignment>/*.ipynb``);
+    None for a notebook elsewhere. The notebook's folder is made absolute with symlinks
+    resolved, as ``course.root`` is, so a tree given as a relative path (``autograder
+    grade ps01 submitted`` in the course root) is recognised."""
+    folder = Path(notebook).parent.resolve()
+    try:
+        parts = folder.relative_to(course.root / course.submitted_directory).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) == 2 else None
+
+
 def _course(course: str | os.PathLike | NbgraderCourse) -> NbgraderCourse:
     return course if isinstance(course, NbgraderCourse) else read_course(course)
 
