@@ -1,17 +1,21 @@
 """`autograder grade` vs plain `nbgrader autograde` on the same 40 ps01 submissions.
 
 nbgrader autograde runs one notebook at a time in one process (its gradebook allows
-no other way); ours runs its default, one worker per core. BLAS is pinned to one thread
-per process on both sides. The submissions
-are the solution with a random subset of its answer cells reset to the release stub
-(students who finished some parts), so both graders should agree on every score.
-Prints the wall-time ratio, whether the scores agree, and our per-submission time
-against the reference answer's own run time.
+no other way); ours runs its default, one worker per core, twice: with the warm sandbox
+template (each run a fork of an interpreter that has imported the libraries once; the
+default as root) and without it (AUTOGRADER_TEMPLATE=0: each run starts its own
+interpreter in bubblewrap). BLAS is pinned to one thread per process on all sides. The
+submissions are the solution with a random subset of its answer cells reset to the
+release stub (students who finished some parts), so all three should agree on every
+score. Prints the wall-time ratios, whether the scores agree, and our per-submission CPU
+time beyond the notebook's own work (the reference answer's CPU time): in the sandbox
+alone, and for the whole command (the grader's own work and the reference run included).
 """
 
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,12 +53,35 @@ def make_submission(nb, rng, p_stub=0.25):
     return nb
 
 
-def run(command, cwd):
+def run(command, cwd, env=ENV):
+    """(wall seconds, stdout, CPU seconds of the command and everything it started)."""
     t0 = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{command[0]} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return time.perf_counter() - t0, done.stdout
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return time.perf_counter() - t0, done.stdout, cpu
+
+
+def our_run(flat, course_dir, template):
+    """Grade the class with our grader; (wall, CPU, workers, scores, sandbox CPU per
+    submission, reference CPU)."""
+    env = dict(ENV, AUTOGRADER_TEMPLATE="1" if template else "0")
+    wall, out, cpu = run([str(BIN / "autograder"), "grade", "ps01", str(flat),
+                          "--course-dir", str(course_dir), "--quiet"], ROOT, env)
+    workers = re.search(r"on (\d+) worker", out).group(1)
+    folder = course_dir / ASSIGNMENT
+    scores = {}
+    for line in (folder / "grades.csv").read_text().splitlines()[1:]:
+        cells = line.split(",")
+        scores[cells[0]] = float(cells[-6])  # auto_total
+    sandbox_cpu = [json.loads(f.read_text())["result"]["cpu_seconds"]
+                   for f in sorted((folder / "results").glob("*.json"))]
+    ref = json.loads((folder / "reference.json").read_text())
+    ref_cpu = ref["cpu_cells"] + sum(ref["cpu_parts"].values())
+    return wall, cpu, workers, scores, sandbox_cpu, ref_cpu
 
 
 def nbgrader_scores(course):
@@ -89,36 +116,81 @@ def main():
             sub.mkdir(parents=True)
             (sub / f"{ASSIGNMENT}.ipynb").write_text(text)
 
-        t_nbgrader, _ = run([str(BIN / "nbgrader"), "autograde", ASSIGNMENT, "--create"],
-                            course)
-        t_ours, out = run([str(BIN / "autograder"), "grade", "ps01", str(flat),
-                           "--course-dir", str(tmp / "ours"), "--quiet"], ROOT)
-        workers = re.search(r"on (\d+) worker", out).group(1)
-        ours = {}
-        for line in (tmp / "ours" / ASSIGNMENT / "grades.csv").read_text().splitlines()[1:]:
-            cells = line.split(",")
-            ours[cells[0]] = float(cells[-6])  # auto_total
+        t_nbgrader, _, cpu_nbgrader = run(
+            [str(BIN / "nbgrader"), "autograde", ASSIGNMENT, "--create"], course)
         theirs = nbgrader_scores(course)
-        agree = all(abs(ours[s] - theirs.get(s, -1)) < 1e-9 for s in ours)
-        ref = json.loads((tmp / "ours" / ASSIGNMENT / "reference.json").read_text()) \
-            if (tmp / "ours" / ASSIGNMENT / "reference.json").exists() else None
+        ours = {name: our_run(flat, tmp / name, template)
+                for name, template in (("template", True), ("bubblewrap", False))}
 
-    print(f"BLAS threads: 1 per process on both sides; {N_STUDENTS} submissions; nbgrader "
+    _, _, workers, _, _, ref_cpu = ours["template"]
+    print(f"BLAS threads: 1 per process on all sides; {N_STUDENTS} submissions; nbgrader "
           f"one at a time, ours on {workers} workers ({os.cpu_count()} cores)")
-    print(f"nbgrader autograde : {t_nbgrader:6.1f} s ({t_nbgrader / N_STUDENTS:.2f} s each)")
-    print(f"autograder grade   : {t_ours:6.1f} s ({t_ours / N_STUDENTS:.2f} s each, "
-          f"reference run and gradebook set-up included)")
-    print(f"speed-up           : {t_nbgrader / t_ours:.1f}x")
-    print(f"scores agree       : {agree}  (ours {sorted(ours.values())})")
-    if not agree:
-        print(f"  ours   : {ours}\n  nbgrader: {theirs}")
-    if ref:
-        ref_cpu = ref["cpu_cells"] + sum(ref["cpu_parts"].values())
-        per_sub = np.median(list(ref["wall_seconds"].values()))
-        print(f"reference answer   : {ref_cpu:.2f} s CPU (cells + probes); a submission's "
-              f"sandboxed run: {per_sub:.2f} s median wall, overhead "
-              f"{per_sub - ref_cpu:+.2f} s")
+    print(f"nbgrader autograde          : {t_nbgrader:6.1f} s wall ({t_nbgrader / N_STUDENTS:.2f}"
+          f" s each), {cpu_nbgrader:6.1f} s CPU")
+    for name, label in (("template", "ours, warm template (default)"),
+                        ("bubblewrap", "ours, AUTOGRADER_TEMPLATE=0 ")):
+        wall, cpu, _, scores, sandbox_cpu, _ = ours[name]
+        agree = all(abs(scores[s] - theirs.get(s, -1)) < 1e-9 for s in scores) and \
+            len(scores) == len(theirs) == N_STUDENTS
+        print(f"{label}: {wall:6.1f} s wall ({wall / N_STUDENTS:.2f} s each), {cpu:6.1f} s CPU;"
+              f" speed-up {t_nbgrader / wall:.1f}x; scores agree with nbgrader: {agree}")
+        print(f"    CPU per submission beyond the notebook's own work ({ref_cpu:.2f} s, the "
+              f"reference answer's cells + probes): in the sandbox "
+              f"{np.median(sandbox_cpu) - ref_cpu:+.2f} s (median), whole command "
+              f"{cpu / N_STUDENTS - ref_cpu:+.2f} s")
+        if not agree:
+            print(f"    ours    : {scores}\n    nbgrader: {theirs}")
+    print(f"scores (template): {sorted(ours['template'][3].values())}")
+
+
+def cpu_of(command, repeat=5, env=ENV):
+    """Median CPU seconds (user + system) of running ``command`` to its end."""
+    times = []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(command, env=env, capture_output=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return float(np.median(times))
+
+
+def breakdown():
+    """Where a sandboxed run's fixed CPU cost goes (``--breakdown``): the interpreter's
+    start, each library a ps01 notebook imports (cumulative), Bubblewrap itself, and one
+    empty run through each path (cells ``pass``, one trivial probe)."""
+    from autograder.run import sandbox
+
+    py = str(BIN / "python")
+    steps = [("interpreter start (python -c pass)", "pass"),
+             ("+ numpy", "import numpy"),
+             ("+ IPython InteractiveShell", "import numpy, IPython.core.interactiveshell"),
+             ("+ matplotlib.pyplot (Agg)", "import numpy, IPython.core.interactiveshell, "
+              "matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot"),
+             ("+ sklearn (dlcourse.data's imports)", "import numpy, "
+              "IPython.core.interactiveshell, matplotlib; matplotlib.use('Agg'); "
+              "import matplotlib.pyplot, sklearn.datasets, sklearn.model_selection")]
+    print("CPU seconds (median of 5, user + system):")
+    for label, code in steps:
+        print(f"  {label:40s}: {cpu_of([py, '-c', code]):.3f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        bwrap = sandbox._bwrap_prefix(sandbox.sandbox_mode(), Path(tmp), 1024**2,
+                                      sandbox._environment(sandbox.WORKDIR),
+                                      sandbox.slot_uid(0))
+        print(f"  {'bwrap + setpriv running /bin/true':40s}: "
+              f"{cpu_of([*bwrap, '/bin/true']):.3f}")
+        probes = Path(tmp) / "probes.py"
+        probes.write_text("def value(ns):\n    return {'v': ns['v']}\n")
+        for label, switch in (("one empty run, warm template", "1"),
+                              ("one empty run, bubblewrap", "0")):
+            os.environ[sandbox.TEMPLATE_SWITCH] = switch
+            cpu = []
+            for _ in range(5):
+                run = sandbox.run_job(["v = 1.0"], [{"grade_id": "p", "probe": "value",
+                                                     "cases": ["0"]}], {("p", "0"): {}},
+                                      probes, sandbox.Limits(part_seconds={"p": 5}))
+                cpu.append(run.cpu_seconds)
+            print(f"  {label:40s}: {np.median(cpu):.3f} ({run.sandbox[:40]}...)")
 
 
 if __name__ == "__main__":
-    main()
+    breakdown() if "--breakdown" in sys.argv else main()
