@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from grading_helpers import AUTOGRADER, FIXTURES, read_csv
-from nbgrader.api import Gradebook
 
 from autograder.errors import GraderError
 from autograder.lms import nbgrader_exchange as exchange
@@ -157,6 +156,8 @@ def test_released_pages_are_named_by_the_secret_and_readable_by_students(hub):
 
 
 def test_release_feedback_needs_no_gradebook_row(hub):
+    from nbgrader.api import Gradebook
+
     # only nbgrader collect opened this course's gradebook: no assignment, no submission
     with Gradebook(f"sqlite:///{hub['course'] / 'gradebook.db'}", COURSE_ID) as gb:
         assert gb.assignments == [] and gb.students == []
@@ -165,7 +166,8 @@ def test_release_feedback_needs_no_gradebook_row(hub):
 
 def test_the_page_is_filed_as_release_feedback_expects(hub):
     course = hub["course"]
-    assert hub["check"] == exchange.ExchangeCheck(exchange.NbgraderCourse(course))
+    assert hub["check"] == exchange.ExchangeCheck(exchange.NbgraderCourse(course),
+                                                  in_nbgrader_course=True)
     assert exchange.exchange_course_root(course / "submitted") == course
     page = course / "feedback" / "bob" / SET / f"{SET}.html"
     assert hub["written"] == page
@@ -219,12 +221,14 @@ def test_folders_that_are_not_an_nbgrader_submitted_tree(tmp_path, no_hub_config
     check = exchange.check_exchange(flat)
     assert check.course is None
     assert f"{tmp_path} has no nbgrader_config.py" in check.why_not
+    assert not check.in_nbgrader_course  # a plain folder: nothing worth saying
     notebook = collected(make_course(tmp_path / "c1"), "ann") / f"{SET}.ipynb"
     assert "is not a folder" in exchange.check_exchange(notebook).why_not
     course = make_course(tmp_path / "c2", CourseDirectory__root=".")
     (course / "autograded").mkdir()
-    assert "collects into submitted/, not autograded/" in \
-        exchange.check_exchange(course / "autograded").why_not
+    check = exchange.check_exchange(course / "autograded")
+    assert "collects into submitted/, not autograded/" in check.why_not
+    assert check.in_nbgrader_course and check.course is None
     elsewhere = make_course(tmp_path / "c3", CourseDirectory__root=str(tmp_path / "c1"))
     (elsewhere / "submitted").mkdir()
     why = exchange.check_exchange(elsewhere / "submitted").why_not

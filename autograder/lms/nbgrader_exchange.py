@@ -61,10 +61,13 @@ class NbgraderCourse:
 @dataclass(frozen=True)
 class ExchangeCheck:
     """Whether a submissions folder is an nbgrader course's ``submitted/`` tree:
-    ``course`` when it is, else None and ``why_not``, one line for the instructor."""
+    ``course`` when it is, else None and ``why_not``, one line for the instructor.
+    ``in_nbgrader_course``: the folder is inside a folder with an nbgrader config, so
+    ``why_not`` is worth printing (for a plain folder of notebooks it is only noise)."""
 
     course: NbgraderCourse | None
     why_not: str = ""
+    in_nbgrader_course: bool = False
 
 
 def check_exchange(submissions_path: str | os.PathLike) -> ExchangeCheck:
@@ -85,11 +88,12 @@ def check_exchange(submissions_path: str | os.PathLike) -> ExchangeCheck:
     try:
         course = read_course(parent)
     except GraderError as exc:
-        return ExchangeCheck(None, f"{lead} {exc}")
+        return ExchangeCheck(None, f"{lead} {exc}", in_nbgrader_course=True)
     if course.submitted_directory != path.name:
         return ExchangeCheck(None, f"{lead} the nbgrader course {parent} collects into "
-                                   f"{course.submitted_directory}/, not {path.name}/")
-    return ExchangeCheck(course)
+                                   f"{course.submitted_directory}/, not {path.name}/",
+                             in_nbgrader_course=True)
+    return ExchangeCheck(course, in_nbgrader_course=True)
 
 
 def exchange_course_root(submissions_path: str | os.PathLike) -> Path | None:
