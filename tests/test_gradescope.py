@@ -190,6 +190,8 @@ def test_a_corrupt_notebook_scores_zero_and_says_why(exported, tmp_path):
     assert "not valid notebook JSON" in results["output"]
     assert "None of your code was run." in results["output"]
     assert results["extra_data"]["status"] == "corrupt"
+    hand = next(t for t in results["tests"] if t["name"].startswith("relu-derivation"))
+    assert "No answer: no readable notebook" in hand["output"]
 
 
 @pytest.mark.parametrize("files, says", [

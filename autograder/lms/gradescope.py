@@ -542,7 +542,7 @@ def _hand_graded_output(gid: str, points: float, answers: dict, blank: set,
     head = (f"Graded by hand, not by the autograder: your instructor gives its "
             f"{_points(points)} in Gradescope's manual grading.")
     if not readable:
-        return f"{head}\nNo answer: your notebook could not be read."
+        return f"{head}\nNo answer: no readable notebook of this set was found."
     if gid in blank:
         return f"{head}\nNo answer: the cell is as it was released ({TEXT_STUB})."
     if gid not in answers:
