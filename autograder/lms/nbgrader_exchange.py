@@ -82,7 +82,7 @@ def check_exchange(submissions_path: str | os.PathLike) -> ExchangeCheck:
         return ExchangeCheck(None, f"{lead} {path} is not a folder, so not an nbgrader "
                                    "submitted/ tree")
     parent = path.parent
-    if not (parent / f"{CONFIG_NAME}.py").is_file():
+    if not _has_config(parent):
         return ExchangeCheck(None, f"{lead} {parent} has no {CONFIG_NAME}.py, so {path} is "
                                    "not an nbgrader course's submitted/ folder")
     try:
@@ -110,13 +110,13 @@ def read_course(course_root: str | os.PathLike) -> NbgraderCourse:
     nbgrader config, a config cannot be read, the config's course root is another folder,
     or it changes nbgrader's directory layout (release_feedback would look elsewhere)."""
     folder = Path(course_root).resolve()
-    own = folder / f"{CONFIG_NAME}.py"
-    if not own.is_file():
-        raise GraderError(f"{folder} is not an nbgrader course root: no {own.name}")
+    if not _has_config(folder):
+        raise GraderError(f"{folder} is not an nbgrader course root: no {CONFIG_NAME}.py")
     settings = _course_directory_config(folder)
     root = Path(folder, os.path.expanduser(str(settings.get("root", folder)))).resolve()
     if root != folder:
-        raise GraderError(f"{own} sets CourseDirectory.root to {root}, not {folder}")
+        raise GraderError(f"the nbgrader config of {folder} sets CourseDirectory.root to "
+                          f"{root}, not that folder")
     structure = str(settings.get("directory_structure", DEFAULT_STRUCTURE))
     if os.path.normpath(structure) != os.path.normpath(DEFAULT_STRUCTURE):
         raise GraderError(f"the nbgrader course {folder} sets CourseDirectory."
@@ -220,6 +220,10 @@ def _course_directory_config(folder: Path) -> dict:
             raise GraderError(f"cannot read nbgrader config {file}: "
                               f"{type(exc).__name__}: {printable(exc, 120)}") from exc
     return dict(merged.get("CourseDirectory", {}))
+
+
+def _has_config(folder: Path) -> bool:
+    return any((folder / f"{CONFIG_NAME}{ext}").is_file() for ext in (".py", ".json"))
 
 
 def _is_one_name(name: str) -> bool:
