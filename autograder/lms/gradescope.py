@@ -94,8 +94,9 @@ ENTRY_POINTS = ("setup.sh", "run_autograder")  # executable members of the zip
 MANIFEST = "gradescope.json"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"  # nbgrader_config.py's stubs
 SOLUTION_MARK = "### BEGIN SOLUTION"
-# Every part's message is ours (autograder.visible.judge): never a hidden input or a
-# reference value, so students may see the results at once.
+# Every part's message is ours (autograder.visible.judge), as on the feedback page: where
+# an output is wrong and one value expected and computed there, never an input; so
+# students may see the results at once.
 VISIBILITY = "visible"
 STDOUT_VISIBILITY = "hidden"  # the run's log, for the instructor
 ANSWER_CHARS = 4000  # of a hand-graded answer shown back in its test's output
@@ -291,13 +292,16 @@ def export_autograder(name: str, checks_root: str | Path, course_root: str | Pat
     data[MANIFEST] = json.dumps(manifest, indent=1).encode() + b"\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
-        for member in sorted(data):
-            info = zipfile.ZipInfo(member, time.gmtime()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (0o100755 if member in ENTRY_POINTS else 0o100644) << 16
-            z.writestr(info, data[member])
-    partial.replace(out)
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
+            for member in sorted(data):
+                info = zipfile.ZipInfo(member, time.gmtime()[:6])
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = (0o100755 if member in ENTRY_POINTS else 0o100644) << 16
+                z.writestr(info, data[member])
+        partial.replace(out)  # a zip is whole or absent
+    finally:
+        partial.unlink(missing_ok=True)
     n_cells = len(code_to_run(read_notebook(a.notebook), a.test_sources))
     worst = reference.limits.tree_cpu(n_cells)
     echo(f"wrote {out} ({len(data)} files, {out.stat().st_size / 1024:.0f} KB): upload it "
