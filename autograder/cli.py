@@ -70,11 +70,7 @@ def cmd_grade(args):
           f"{outcome.graded} run now {where}, {outcome.reused} unchanged since the last run "
           "(--force regrades them)")
     print(f"sandbox   : {outcome.sandbox}")
-    print(f"grades    : {outcome.csv_path}")
-    print(f"feedback  : {outcome.out_dir / 'feedback'}")
-    print(f"report    : {outcome.out_dir / 'report.html'}")
-    if (outcome.out_dir / "canvas_grades.csv").exists():
-        print(f"canvas    : {outcome.out_dir / 'canvas_grades.csv'}")
+    _print_published(outcome.published)
     print(f"gradebook : {outcome.db_url}")
     return 0
 
@@ -91,14 +87,29 @@ def import_command(args, sheet, course_dir):
     return shlex.join(words)
 
 
-def cmd_review(args):
-    from autograder import review
-    from autograder.batch import grade_batch
-    from autograder.lock import course_lock
-
+def _folders(args):
+    """(checks root, course folder) of a command, from its options or the course root."""
     root = Path(args.course_root) if args.course_root else find_course_root()
     checks = Path(args.checks) if args.checks else root / "solutions"
     course_dir = Path(args.course_dir) if args.course_dir else root / "course"
+    return checks, course_dir
+
+
+def _print_published(published):
+    for line in published.notes:
+        print(line)
+    print(f"grades    : {published.csv_path}")
+    print(f"feedback  : {published.feedback_dir}")
+    print(f"report    : {published.report_path}")
+    if published.canvas_path:
+        print(f"canvas    : {published.canvas_path}")
+
+
+def cmd_review(args):
+    from autograder import review
+    from autograder.lock import course_lock
+
+    checks, course_dir = _folders(args)
     if args.action == "export":
         folder, n = review.export(args.assignment, checks, course_dir)
         print(f"{n} answers to grade by hand: {folder / 'review.html'}")
@@ -107,16 +118,25 @@ def cmd_review(args):
         return 0
     if not args.sheet:
         raise GraderError("review import needs the filled-in review.csv")
-    # One lock over the import and the re-run, so no grade run slips in between.
+    # One lock over the import and the publishing, so no grade run slips in between.
     with course_lock(course_dir, f"review import {args.assignment}", create=False):
-        n, run = review.import_scores(args.assignment, checks, course_dir, args.sheet)
-        print(f"{n} hand-graded scores written to the gradebook; updating grades.csv ...")
-        outcome = grade_batch(args.assignment, run["submissions"], course_dir, checks,
-                              roster=run["roster"], db_url=run["db_url"], progress=False,
-                              late_config=run["late_config"],
-                              canvas_column=run["canvas_column"],
-                              sandboxed=run.get("sandboxed", True), echo=lambda *a: None)
-    print(f"grades    : {outcome.csv_path}")
+        n, published = review.import_scores(args.assignment, checks, course_dir, args.sheet)
+    print(f"{n} hand-graded scores written to the gradebook; published again:")
+    _print_published(published)
+    return 0
+
+
+def cmd_publish(args):
+    from autograder.course import assignment as assignments
+    from autograder.lock import course_lock
+    from autograder.publish import republish
+
+    checks, course_dir = _folders(args)
+    a = assignments.load(args.assignment, checks)
+    with course_lock(course_dir, f"publish {a.name}", create=False):
+        published = republish(Path(course_dir).resolve() / a.name, a, args.late_config)
+    print(f"published {a.name} from the last graded batch (no submission was run):")
+    _print_published(published)
     return 0
 
 
@@ -201,6 +221,21 @@ def build_parser():
     p.add_argument("--checks", help="folder of problem sets (default: solutions/)")
     p.add_argument("--course-root", help="the course repository (default: found upwards)")
     p.set_defaults(run=cmd_review)
+
+    p = sub.add_parser("publish", help="write grades.csv, feedback and report again",
+                       description="Publish the last graded batch of a set again, from its "
+                                   "saved results and the gradebook, without running any "
+                                   "submission: after hand scores changed in the gradebook, "
+                                   "or the late policy (late.toml) was edited.")
+    p.add_argument("assignment", help="e.g. ps01")
+    p.add_argument("--late-config", metavar="late.toml",
+                   help="the late policy to apply (default: the one the last grade run "
+                        "used, else <course-dir>/<assignment>/late.toml if it exists)")
+    p.add_argument("--course-dir", help="working folder of `autograder grade` "
+                                        "(default: ./course)")
+    p.add_argument("--checks", help="folder of problem sets (default: solutions/)")
+    p.add_argument("--course-root", help="the course repository (default: found upwards)")
+    p.set_defaults(run=cmd_publish)
     p = sub.add_parser(
         "export", help="write a set's autograder for another platform (Gradescope)",
         description="gradescope: write the autograder zip of a Gradescope programming "

@@ -8,13 +8,15 @@ and ``review.html`` (the same answers to read, escaped). The grader fills in ``s
 ``autograder review import ps01 review.csv`` checks every row first (known student and
 cell, a number from 0 to the cell's points; an empty score is skipped) and writes nothing
 if any row is wrong; otherwise it writes all scores into nbgrader's gradebook in one
-transaction and runs the last ``autograder grade`` of the set again, which reuses every
-saved result, so grades.csv, canvas_grades.csv, the feedback and the report show the new
-scores at once. Import holds the course folder's lock (autograder.lock) throughout.
+transaction and publishes the set again (autograder.publish.republish: from the class
+record and the saved results, without reading a submission or running any code), so
+grades.csv, canvas_grades.csv, the feedback and the report show the new scores at once.
+Import holds the course folder's lock (autograder.lock) throughout.
 """
 
+from __future__ import annotations
+
 import csv
-import json
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -23,50 +25,12 @@ from autograder.course import assignment as assignments
 from autograder.course.matching import describe_missing_answer, manual_answers
 from autograder.course.notebooks import read_notebook
 from autograder.errors import GraderError, SubmissionError, printable
-from autograder.publish import review_page
-from autograder.record import handscores
-from autograder.record.gradebook import hand_scores_in, read_cell, write_csv_atomically
+from autograder.files import read_cell, write_csv
+from autograder.publish import republish, review_page, saved_results
+from autograder.record import classlist, handscores
+from autograder.record.gradebook import hand_scores_in
 
 COLUMNS = ["student_id", "grade_id", "max_points", "score", "state", "answer"]
-# Options of `grade` that change grades.csv; a re-run without one of them says so.
-OPTIONS = {"roster": "--roster", "late_config": "--late-config",
-           "canvas_column": "--canvas-column", "db_url": "--db"}
-
-
-def last_run_file(out_dir):
-    return Path(out_dir) / "last-run.json"
-
-
-def save_last_run(out_dir, **arguments):
-    from autograder.record.results import write_atomically
-
-    write_atomically(last_run_file(out_dir), json.dumps(arguments, indent=1).encode())
-
-
-def load_last_run(out_dir):
-    try:
-        return json.loads(last_run_file(out_dir).read_text())
-    except (OSError, ValueError) as exc:
-        raise GraderError(f"no earlier `autograder grade` run found in {out_dir}: grade "
-                          "the set first") from exc
-
-
-def warn_fewer_options(previous, current, assignment, echo, default_db=None):
-    """One line if this ``grade`` run leaves out an option the last run of the set had
-    (a roster, a late policy, a Canvas column, a gradebook given with --db): the run is not
-    stopped, since leaving an option out may be meant, but grades.csv will differ from the
-    last one. ``default_db``: the gradebook used when --db is not given."""
-    if not previous:
-        return
-    missing = [f"{flag} {previous[key]}" for key, flag in OPTIONS.items()
-               if key != "db_url" and previous.get(key) and not current.get(key)]
-    if previous.get("db_url") not in (None, current.get("db_url")) and \
-            current.get("db_url") == default_db:
-        missing.append(f"--db {previous['db_url']}")
-    if missing:
-        echo(f"warning: the last grade run of {assignment} used {'; '.join(missing)}; "
-             "this one does not, so its grades.csv, feedback and report are written "
-             "without them")
 
 
 def _answers(path, assignment):
@@ -81,22 +45,16 @@ def _answers(path, assignment):
 
 def export(name, checks_root, course_dir):
     """Write review.csv and review.html; return the folder."""
-    from autograder.batch import pick_notebook
-    from autograder.intake import read_input
-
     a = assignments.load(name, checks_root)
     out_dir = Path(course_dir).resolve() / a.name
-    run = load_last_run(out_dir)
-    # the students as the last batch named them (the roster's spelling of each id)
-    submissions = read_input(a, run["notebooks"], run.get("roster")).submissions
+    # the students and notebooks of the last batch, as its intake found them
+    record = classlist.load(out_dir)
     rows, sections = [], []
-    with Gradebook(run["db_url"]) as gb:
-        for sid, submission in submissions.items():
-            try:
-                path, _ = pick_notebook(submission, a)
-            except SubmissionError:
+    with Gradebook(record.db_url) as gb:
+        for sid, student in record.records.items():
+            if not student.gradable:
                 continue
-            answers = _answers(path, a)
+            answers = _answers(student.notebook, a)
             for gid, points in a.manual.items():
                 try:
                     grade = gb.find_grade(gid, a.notebook.stem, a.name, sid)
@@ -114,7 +72,7 @@ def export(name, checks_root, course_dir):
                 sections.append(review_page.Answer(sid, gid, points, state, text))
     folder = out_dir / "review"
     folder.mkdir(parents=True, exist_ok=True)
-    write_csv_atomically(folder / "review.csv", COLUMNS, rows)
+    write_csv(folder / "review.csv", COLUMNS, rows)
     # rendered Markdown, math typeset by MathJax (copied into the folder), source as typed
     (folder / "review.html").write_text(review_page.render(a.name, sections, folder),
                                         encoding="utf-8")
@@ -162,11 +120,14 @@ def _check_rows(sheet, a, known_students):
 
 
 def import_scores(name, checks_root, course_dir, sheet):
-    """Write a filled review sheet into the gradebook; return (scores written, run)."""
+    """Write a filled review sheet into the gradebook and publish the set again; return
+    (scores written, what was published)."""
     a = assignments.load(name, checks_root)
     out_dir = Path(course_dir).resolve() / a.name
-    run = load_last_run(out_dir)
-    with Gradebook(run["db_url"]) as gb:
+    record = classlist.load(out_dir)
+    # every student of the last batch has an up-to-date result, or nothing is written
+    saved_results(out_dir, a, record)
+    with Gradebook(record.db_url) as gb:
         known = {s.student.id for s in gb.assignment_submissions(a.name)}
         scores = _check_rows(sheet, a, known)
         handscores.entered(out_dir, lambda: hand_scores_in(gb, a))  # start the record
@@ -180,4 +141,4 @@ def import_scores(name, checks_root, course_dir, sheet):
             raise
     # the course folder's own record of what was entered (autograder.record.handscores)
     handscores.append(out_dir, scores, Path(sheet).resolve())
-    return len(scores), run
+    return len(scores), republish(out_dir, a)

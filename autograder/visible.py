@@ -11,29 +11,46 @@ the grader's source rules, so an honest notebook gets the same verdict everywher
 the hidden cases decide the points.
 """
 
-import importlib.util
+from __future__ import annotations
+
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autograder.course.assignment import load_module
 from autograder.course.compare import compare_outputs, return_hint
 from autograder.run.in_sandbox import NotebookNamespace, short_error
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from autograder.course.assignment import Assignment
+
+    # (label, got, expected, inputs, why): one case of a part, as :func:`judge` reads it
+    Case = tuple[str, Mapping[str, np.ndarray] | None, Mapping[str, np.ndarray] | None,
+                 Mapping[str, np.ndarray], str | None]
 
 FILENAME = "visible.json"
 
 
-def array_to_json(a):
+def array_to_json(a: ArrayLike) -> dict[str, Any]:
+    """{"dtype", "shape", "data"}: an array as plain JSON numbers."""
     a = np.asarray(a)
     return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.ravel().tolist()}
 
 
-def array_from_json(d):
+def array_from_json(d: Mapping[str, Any]) -> np.ndarray:
     return np.array(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"])
 
 
-def build(assignment, inputs, outputs, returned=None):
+def build(assignment: Assignment, inputs: dict[tuple[str, str], dict[str, np.ndarray]],
+          outputs: dict[tuple[str, str], dict[str, np.ndarray]],
+          returned: dict[str, dict[str, list[str]]] | None = None) -> dict[str, Any]:
     """The visible.json document for the visible cases of every part. ``returned``: the
     reference's ``{grade_id: {function: [kind, ...]}}``, so that a check can say
     "relu_forward returned an array where a tuple of 2 values is expected"."""
@@ -63,7 +80,7 @@ def build(assignment, inputs, outputs, returned=None):
             "forbidden_modules": list(assignment.forbidden_modules), "parts": parts}
 
 
-def write(path, document):
+def write(path: Path | str, document: dict[str, Any]) -> None:
     """Indented JSON with each array's numbers on one line (thousands of numbers one per
     line make the file unreadable and its diffs long); a file that would not change is
     left alone (not even touched)."""
@@ -83,7 +100,7 @@ def write(path, document):
 KEEP_WITHIN = 1e-3
 
 
-def keep_unchanged(document, committed):
+def keep_unchanged(document: dict[str, Any], committed: object) -> dict[str, Any]:
     """``document`` (a new visible.json) with every input and expected array that equals
     the ``committed`` one (same part, same case), to within KEEP_WITHIN of its part's
     tolerance, replaced by the committed array, so releasing the same set again writes
@@ -108,7 +125,7 @@ def keep_unchanged(document, committed):
     return document
 
 
-def _same(new, old, rtol, atol):
+def _same(new: Mapping[str, Any], old: Mapping[str, Any], rtol: float, atol: float) -> bool:
     try:
         a, b = array_from_json(new), array_from_json(old)
     except (KeyError, TypeError, ValueError):
@@ -120,7 +137,7 @@ def _same(new, old, rtol, atol):
     return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
 
 
-def load(folder="."):
+def load(folder: Path | str = ".") -> dict[str, Any]:
     """Read visible.json from ``folder``; a clear error if the file is not there."""
     path = Path(folder) / FILENAME
     if not path.is_file():
@@ -130,14 +147,11 @@ def load(folder="."):
     return json.loads(path.read_text())
 
 
-def _probes(folder):
-    spec = importlib.util.spec_from_file_location("probes", Path(folder) / "probes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _probes(folder: Path | str) -> ModuleType:
+    return load_module(Path(folder) / "probes.py", "probes")
 
 
-def case_labels(cases):
+def case_labels(cases: Sequence[str]) -> dict[str, str]:
     """{case: "visible case 2 of 5" / "hidden case 3 of 4"} ("the visible case" if it
     is the only one)."""
     visible = [c for c in cases if c == "0" or c.startswith("v")]
@@ -150,7 +164,8 @@ def case_labels(cases):
     return labels
 
 
-def judge(spec, cases, probes):
+def judge(spec: Mapping[str, Any], cases: Iterable[Case],
+          probes: ModuleType) -> tuple[float, str]:
     """(points, message) for one part over its cases, as the grader scores it.
 
     ``spec``: {"points", "weights", "rtol", "atol", "scorer", "reveal"}. ``cases``: a list of
@@ -161,7 +176,7 @@ def judge(spec, cases, probes):
     """
     weights = dict(spec.get("weights") or {})  # {name: points} or [[name, points], ...]
     reveal = spec.get("reveal", True)  # False: a secret answer, no expected value shown
-    failed = {}  # output name -> message of its first failing case
+    failed: dict[str, str] = {}  # output name -> message of its first failing case
     passed_message = "passed"
     for label, got, expected, inputs, why in cases:
         if got is None:
@@ -193,7 +208,8 @@ def judge(spec, cases, probes):
     return float(spec["points"]), passed_message
 
 
-def source_problem(doc, part, namespace):
+def source_problem(doc: Mapping[str, Any], part: Mapping[str, Any],
+                   namespace: Mapping[str, Any]) -> str | None:
     """The grader's source rules, applied to the cells this kernel has run (IPython's
     ``In``): a graded function imported, replaced, or using a forbidden module or a
     forbidden shortcut. One message, or None (also outside IPython, where the cells are
@@ -214,7 +230,7 @@ def source_problem(doc, part, namespace):
                          {"part": part.get("own_work")}).get("part")
 
 
-def _cells_run(namespace):
+def _cells_run(namespace: Mapping[str, Any]) -> list[Any] | None:
     """The cells this kernel has run, as typed (IPython's raw input history: ``In`` holds
     them already translated, a ``%%time`` cell's function inside a string), or None."""
     try:
@@ -224,7 +240,7 @@ def _cells_run(namespace):
     return list(raw) if isinstance(raw, list) else None
 
 
-def check(grade_id, namespace, folder="."):
+def check(grade_id: str, namespace: dict[str, Any], folder: Path | str = ".") -> None:
     """Run one part's visible cases on the functions in ``namespace`` (a notebook's
     ``globals()``). Prints a line when they pass; raises AssertionError saying what is
     wrong when they do not. Errors raised by the code itself reach the student as they
@@ -239,8 +255,8 @@ def check(grade_id, namespace, folder="."):
     probes = _probes(folder)
     watch = part.get("own_work") or {}
     labels = case_labels([c["name"] for c in part["cases"]])
-    returned = {}  # function name -> kinds of value it returned, over every case
-    cases = []
+    returned: dict[str, list[str]] = {}  # function -> kinds it returned, over every case
+    cases: list[Case] = []
     for case in part["cases"]:
         inputs = {k: array_from_json(v) for k, v in case["inputs"].items()}
         with watched_calls(namespace, watch.get("functions", ()) if watch.get("calls")
@@ -279,7 +295,8 @@ def check(grade_id, namespace, folder="."):
     print(f"{grade_id}: {text}; the hidden cases decide the {total:g} {unit}")
 
 
-def _hint(returned, message, expected=None):
+def _hint(returned: Mapping[str, list[str]], message: str,
+          expected: Mapping[str, list[str]] | None = None) -> str:
     """A sentence on what a function returned that cannot be right, or "". ``returned``:
     {function: kinds} seen in this check; ``expected``: what the reference's functions
     returned, when visible.json says."""
@@ -290,7 +307,7 @@ def _hint(returned, message, expected=None):
     return ""
 
 
-def finite_numbers(got):
+def finite_numbers(got: Mapping[str, np.ndarray]) -> tuple[bool, str]:
     for name, value in got.items():
         if value.dtype.kind not in "biuf" or not np.all(np.isfinite(value)):
             return False, f"'{name}' is not a finite number"

@@ -8,7 +8,7 @@ import shutil
 
 from grading_helpers import FIXTURES, run_cli
 
-from autograder.record.gradebook import FORMULA_START, read_cell, safe_cell
+from autograder.files import FORMULA_START, read_cell, safe_cell
 
 # (a student id is a folder name: no "/")
 HOSTILE_IDS = ['=HYPERLINK(CONCAT("https:", A1),"click")', "+SUM(1,2)", "-2+3", "@cmd"]

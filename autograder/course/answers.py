@@ -11,19 +11,24 @@ unanswered when, after removing the lines of the question (the cell's text outsi
 score, given later, takes precedence, as in nbgrader.
 """
 
-from autograder.course.assignment import cell_source, nbgrader_cells, outside_solution
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from autograder.course.assignment import Assignment, cell_source, nbgrader_cells, outside_solution
 from autograder.course.notebooks import read_notebook
-from autograder.errors import SubmissionError
 
 TEXT_STUB = "YOUR ANSWER HERE"  # nbgrader's ClearSolutions.text_stub (nbgrader_config.py)
 
 
-def question_lines(source):
+def question_lines(source: str) -> set[str]:
     """Stripped, non-blank lines of a source cell outside its solution region."""
     return outside_solution(source)
 
 
-def questions(assignment):
+def questions(assignment: Assignment) -> dict[str, set[str]]:
     """{grade_id: question lines} of the assignment's hand-graded cells."""
     out = {gid: set() for gid in assignment.manual}
     for cell, meta in nbgrader_cells(read_notebook(assignment.notebook)):
@@ -32,24 +37,22 @@ def questions(assignment):
     return out
 
 
-def is_unanswered(text, question):
+def is_unanswered(text: str, question: set[str]) -> bool:
     left = {line.strip() for line in text.splitlines() if line.strip()} - question
     return left <= {TEXT_STUB}
 
 
-def unanswered(path, assignment, asked=None):
-    """Grade ids of the hand-graded cells left unanswered in the notebook at ``path``
-    (every one of them if there is no readable notebook). A cell that is missing from a
-    readable notebook is not counted: a human decides (its answer may be elsewhere)."""
+def unanswered(nb: dict[str, Any] | None, assignment: Assignment,
+               asked: dict[str, set[str]] | None = None) -> set[str]:
+    """Grade ids of the hand-graded cells left unanswered in the notebook data ``nb``
+    (every one of them if there is no readable notebook: ``nb`` None). A cell that is
+    missing from a readable notebook is not counted: a human decides (its answer may be
+    elsewhere)."""
     manual = set(assignment.manual)
-    if path is None or not manual:
-        return manual
-    try:
-        nb = read_notebook(path)
-    except (SubmissionError, OSError):
+    if nb is None or not manual:
         return manual
     asked = asked if asked is not None else questions(assignment)
-    verdicts = {}  # grade_id -> [unanswered?] per cell carrying it
+    verdicts: dict[str, list[bool]] = {}  # grade_id -> [unanswered?] per cell carrying it
     try:
         for cell, meta in nbgrader_cells(nb):
             gid = meta.get("grade_id")
@@ -60,3 +63,27 @@ def unanswered(path, assignment, asked=None):
         return manual
     # a grade_id on two cells (a copied cell) is answered if either copy is
     return {gid for gid, flags in verdicts.items() if all(flags)}
+
+
+def scaffold_lines(source_notebook: Path) -> set[str]:
+    """Stripped lines every student's answer cells start with: what the solution cells
+    hold outside their ``### BEGIN/END SOLUTION`` blocks, and the stub's two lines."""
+    given = {"# YOUR CODE HERE", "raise NotImplementedError()"}
+    for cell, meta in nbgrader_cells(read_notebook(source_notebook)):
+        if meta.get("solution"):
+            given |= outside_solution(cell_source(cell))
+    return given
+
+
+def answer_code(nb: dict[str, Any] | None, given_sources: Collection[str]) -> str:
+    """The code a student wrote: their answer cells (nbgrader ``solution`` cells) of the
+    notebook data ``nb`` minus lines given in the source notebook; "" without a notebook."""
+    if nb is None:
+        return ""
+    parts = []
+    for cell, meta in nbgrader_cells(nb):
+        if meta.get("solution") and cell.get("cell_type") == "code":
+            lines = [ln for ln in cell_source(cell).splitlines()
+                     if ln.strip() and ln.strip() not in given_sources]
+            parts.append("\n".join(lines))
+    return "\n".join(parts)

@@ -42,12 +42,29 @@ it sends into the sandbox, so neither the probe nor the submission receives them
 Visible cases publish them (case 0's held-out data is a public validation split).
 """
 
+from __future__ import annotations
+
 import importlib.util
 import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from autograder.course.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from autograder.errors import GraderError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class OwnWorkRule(TypedDict):
+    """A part's shortcuts it does not accept (see autograder.ownwork)."""
+
+    functions: list[str]  # the graded functions whose work the part is
+    forbid: dict[str, str]  # forbidden name -> reason
+    calls: dict[str, int]  # function -> most calls while one of ``functions`` runs
 
 
 @dataclass
@@ -55,19 +72,20 @@ class Part:
     grade_id: str
     points: float
     probe: str
-    functions: tuple
-    make_inputs: object  # callable(rng, case) -> {name: ndarray}
+    functions: tuple[str, ...]
+    # (rng, case) -> {name: array}; None for a part read from visible.json (validate)
+    make_inputs: Callable[[np.random.Generator, int], dict[str, np.ndarray]] | None
     cases: int = 3
-    rtol: float = 1e-6
-    atol: float = 1e-8
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
     scorer: str | None = None
     public_answer: bool = True  # False: visible.json does not publish case 0's answer
-    weights: dict | None = None  # {output name: points}: partial credit per output
-    own_work: dict | None = None  # {"functions", "forbid", "calls"}: see autograder.ownwork
-    visible_cases: tuple = ()  # secret case numbers also published with the public seed
-    scorer_inputs: tuple = ()  # inputs for the scorer only: never sent into the sandbox
+    weights: dict[str, float] | None = None  # {output name: points}: credit per output
+    own_work: OwnWorkRule | None = None
+    visible_cases: tuple[int, ...] = ()  # secret cases also published with the public seed
+    scorer_inputs: tuple[str, ...] = ()  # inputs for the scorer only: never in the sandbox
 
-    def watch(self):
+    def watch(self) -> dict[str, Any] | None:
         """What the runner counts while the part runs: {"during", "most"}, or None."""
         rule = self.own_work or {}
         if not rule.get("calls"):
@@ -80,38 +98,38 @@ class Assignment:
     name: str  # e.g. "ps01_fully_connected"
     folder: Path  # the trusted folder holding checks.py, probes.py, the notebook
     notebook: Path
-    parts: list  # [Part]
-    manual: dict  # grade_id -> points of manually graded cells
-    test_sources: set  # sources of the notebook's test cells, to skip in submissions
-    forbidden_modules: tuple = ()
-    library_files: dict = field(default_factory=dict)
+    parts: list[Part]
+    manual: dict[str, float]  # grade_id -> points of manually graded cells
+    test_sources: set[str]  # sources of the notebook's test cells, to skip in submissions
+    forbidden_modules: tuple[str, ...] = ()
+    library_files: dict[str, list[str]] = field(default_factory=dict)  # package -> files
     cells_cpu_floor: float = 30.0  # CPU seconds of each cell and each part: never less
     part_cpu_floor: float = 5.0
     # What tells this set's notebooks from others, and work from the stub (see
     # autograder.course.matching): the grade_ids of its answer, test and hand-graded cells; the
     # stripped lines every copy of the release starts with; for each hand-graded cell,
     # the text of the cell before it (to find it by content without metadata).
-    all_grade_ids: frozenset = frozenset()
-    given_lines: frozenset = frozenset()
-    manual_anchors: dict = field(default_factory=dict)
+    all_grade_ids: frozenset[str] = frozenset()
+    given_lines: frozenset[str] = frozenset()
+    manual_anchors: dict[str, str] = field(default_factory=dict)  # grade_id -> text before
 
     @property
-    def probes_file(self):
+    def probes_file(self) -> Path:
         return self.folder / "probes.py"
 
     @property
-    def auto_points(self):
+    def auto_points(self) -> float:
         return sum(p.points for p in self.parts)
 
     @property
-    def max_points(self):
+    def max_points(self) -> float:
         return self.auto_points + sum(self.manual.values())
 
-    def load_probes(self):
+    def load_probes(self) -> ModuleType:
         return load_module(self.probes_file, f"probes_{self.name}")
 
 
-def resolve(name, checks_root):
+def resolve(name: str, checks_root: Path | str) -> Path:
     """Find the problem-set folder for ``ps01`` or ``ps01_fully_connected``."""
     root = Path(checks_root)
     if not root.is_dir():
@@ -125,7 +143,11 @@ def resolve(name, checks_root):
     return matches[0]
 
 
-def load_module(path, module_name):
+def load_module(path: Path | str, module_name: str) -> ModuleType:
+    """Import the Python file at ``path`` as ``module_name`` (checks.py, probes.py): the
+    grader's one loader of a problem set's code (the sandbox has its own, standalone copy
+    in run/in_sandbox.py, since nothing of the grader is importable there)."""
+    path = Path(path)
     if not path.is_file():
         raise GraderError(f"missing file {path}")
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -134,7 +156,8 @@ def load_module(path, module_name):
     return module
 
 
-def nbgrader_cells(notebook_json):
+def nbgrader_cells(
+        notebook_json: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(cell, nbgrader metadata) for each cell that has nbgrader metadata."""
     for cell in notebook_json.get("cells", []):
         metadata = cell.get("metadata") if isinstance(cell, dict) else None
@@ -143,7 +166,7 @@ def nbgrader_cells(notebook_json):
             yield cell, meta
 
 
-def cell_source(cell):
+def cell_source(cell: dict[str, Any]) -> str:
     """A cell's source as one string (a list of lines is joined; anything else is empty)."""
     source = cell.get("source", "")
     if isinstance(source, list):
@@ -151,7 +174,8 @@ def cell_source(cell):
     return source if isinstance(source, str) else ""
 
 
-def _weights(set_name, grade_id, weights, points):
+def _weights(set_name: str, grade_id: str, weights: Mapping[str, float] | None,
+             points: float) -> dict[str, float] | None:
     if not weights:
         return None
     total = sum(float(w) for w in weights.values())
@@ -161,7 +185,7 @@ def _weights(set_name, grade_id, weights, points):
     return {str(k): float(w) for k, w in weights.items()}
 
 
-def own_work_rule(spec, set_rule):
+def own_work_rule(spec: dict[str, Any], set_rule: dict[str, Any]) -> OwnWorkRule | None:
     """A part's own_work rule merged with the set's OWN_WORK, or None if it has none."""
     part_rule = spec.get("own_work") or {}
     forbid = {**set_rule.get("forbid", {}), **part_rule.get("forbid", {})}
@@ -172,7 +196,7 @@ def own_work_rule(spec, set_rule):
             "forbid": forbid, "calls": calls}
 
 
-def load(name, checks_root):
+def load(name: str, checks_root: Path | str) -> Assignment:
     """Load a problem set: its notebook's grade cells, checks.py and probes.py."""
     folder = resolve(name, checks_root)
     checks = load_module(folder / "checks.py", f"checks_{folder.name}")
@@ -203,8 +227,8 @@ def load(name, checks_root):
         parts.append(Part(
             grade_id=gid, points=points, probe=spec["probe"],
             functions=tuple(spec.get("functions", ())), make_inputs=spec["inputs"],
-            cases=cases, rtol=spec.get("rtol", 1e-6),
-            atol=spec.get("atol", 1e-8), scorer=spec.get("scorer"),
+            cases=cases, rtol=spec.get("rtol", DEFAULT_RTOL),
+            atol=spec.get("atol", DEFAULT_ATOL), scorer=spec.get("scorer"),
             public_answer=spec.get("public_answer", True),
             weights=_weights(folder.name, gid, spec.get("weights"), points),
             own_work=own_work_rule(spec, set_rule),
@@ -234,7 +258,7 @@ def load(name, checks_root):
     )
 
 
-def answer_grade_ids(nb):
+def answer_grade_ids(nb: dict[str, Any]) -> frozenset[str]:
     """grade_ids of a notebook's answer, test and hand-graded cells: what is particular to
     a set (locked cells such as "imports" may carry the same id in every set)."""
     return frozenset(m["grade_id"] for _, m in nbgrader_cells(nb)
@@ -246,7 +270,7 @@ def answer_grade_ids(nb):
 STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE")
 
 
-def given_lines(source_nb):
+def given_lines(source_nb: dict[str, Any]) -> set[str]:
     """Stripped, non-blank lines of the source notebook outside its ``### BEGIN/END
     SOLUTION`` blocks, and nbgrader's stub lines: what a student's copy holds before any
     work."""
@@ -257,7 +281,7 @@ def given_lines(source_nb):
     return given
 
 
-def outside_solution(source):
+def outside_solution(source: str) -> set[str]:
     """Stripped, non-blank lines of a cell's source outside its ``### BEGIN SOLUTION`` /
     ``### END SOLUTION`` region: the part of a solution cell that is released."""
     lines, inside = set(), False

@@ -15,16 +15,25 @@
 Everything here reads submissions as data through ``notebooks.read_notebook``.
 """
 
+from __future__ import annotations
+
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from autograder.course.assignment import answer_grade_ids, cell_source, nbgrader_cells
 from autograder.course.notebooks import read_notebook
 from autograder.errors import GraderError, SubmissionError
+from autograder.status import Status
+
+if TYPE_CHECKING:
+    from autograder.course.assignment import Assignment
+    from autograder.intake.sources import Submission
 
 
-def belongs(nb, assignment):
+def belongs(nb: dict[str, Any], assignment: Assignment) -> int:
     """How many of the notebook's cells are recognisably this set's (0: none)."""
     by_id = len(grade_ids(nb) & assignment.all_grade_ids)
     by_text = sum(1 for c in nb["cells"] if c["cell_type"] == "code"
@@ -32,13 +41,13 @@ def belongs(nb, assignment):
     return max(by_id, by_text)
 
 
-def grade_ids(nb):
+def grade_ids(nb: dict[str, Any]) -> set[str]:
     """The grade_ids a notebook's cells carry (any cell: a student's copy may have lost
     its grade and solution flags, and forged ones prove nothing)."""
     return {m["grade_id"] for _, m in nbgrader_cells(nb) if isinstance(m.get("grade_id"), str)}
 
 
-def own_lines(nb, assignment):
+def own_lines(nb: dict[str, Any], assignment: Assignment) -> set[str]:
     """The distinct stripped lines of code and Markdown cells that the release did not
     contain: the student's own work."""
     lines = set()
@@ -51,13 +60,14 @@ def own_lines(nb, assignment):
 @dataclass
 class _Candidate:
     path: Path
-    nb: dict
-    work: set
-    exact: bool
+    nb: dict[str, Any]
+    work: set[str]  # own_lines
+    exact: bool  # named as the set's notebook
     mtime: float
 
 
-def pick(submission, assignment):
+def pick(submission: Submission, assignment: Assignment,
+         read: Callable[[Path], dict[str, Any]] = read_notebook) -> tuple[Path, str | None]:
     """(path, note) of the notebook to grade among a student's candidates.
 
     The notebooks that belong to the set compete: most own lines first, then the expected
@@ -69,13 +79,13 @@ def pick(submission, assignment):
     readable, errors = [], []
     for path in sorted(submission.candidates):
         try:
-            nb = read_notebook(path)
+            nb = read(path)
             mtime = path.stat().st_mtime
         except SubmissionError as exc:
             errors.append((path, exc))
             continue
         except OSError as exc:
-            errors.append((path, SubmissionError("corrupt", f"cannot read {path.name}: "
+            errors.append((path, SubmissionError(Status.CORRUPT, f"cannot read {path.name}: "
                                                             f"{exc.strerror}")))
             continue
         readable.append((path, nb, mtime))
@@ -92,7 +102,7 @@ def pick(submission, assignment):
             errors.sort(key=lambda e: e[0].name != submission.expected_name)
             return errors[0][0], None
         names = ", ".join(p.name for p in submission.candidates) or "none"
-        raise SubmissionError("no-notebook", f"no notebook of this assignment found "
+        raise SubmissionError(Status.NO_NOTEBOOK, f"no notebook of this assignment found "
                               f"(files: {names})")
     ours.sort(key=lambda c: (-len(c.work), not c.exact, -c.mtime, c.path.name))
     chosen, others = ours[0], ours[1:]
@@ -118,7 +128,7 @@ def pick(submission, assignment):
     return chosen.path, "; ".join(notes) or None
 
 
-def _describe(candidate):
+def _describe(candidate: _Candidate) -> str:
     n = len(candidate.work)
     return "the untouched stub" if n == 0 else f"{n} line{'s' if n != 1 else ''} of work"
 
@@ -129,10 +139,10 @@ class SetSignature:
     and its test cells' sources (still there when the metadata was stripped)."""
 
     name: str
-    ids: frozenset
-    tests: frozenset
+    ids: frozenset[str]
+    tests: frozenset[str]
 
-    def likeness(self, ids, answer_ids, code):
+    def likeness(self, ids: set[str], answer_ids: frozenset[str], code: set[str]) -> float:
         """0..1: how much a notebook looks like this set's: the larger of its grade_ids'
         overlap with the set's (a Jaccard index) and the share of the set's test cells
         found word for word. ``answer_ids``: the grade_ids of its cells flagged as graded
@@ -145,15 +155,15 @@ class SetSignature:
         return max(by_id, by_text)
 
 
-def signature(assignment):
+def signature(assignment: Assignment) -> SetSignature:
     return SetSignature(assignment.name, frozenset(assignment.all_grade_ids),
                         frozenset(assignment.test_sources))
 
 
-_SIGNATURES = {}
+_SIGNATURES: dict[Path, list[SetSignature]] = {}  # checks folder -> its sets
 
 
-def other_sets(assignment):
+def other_sets(assignment: Assignment) -> list[SetSignature]:
     """Signatures of the other problem sets beside this one in the checks folder, read
     from their source notebooks as data (their checks are not loaded), once per run.
     Sets share grade_ids (several have a ``relu-forward``): a notebook is told apart by
@@ -175,7 +185,7 @@ def other_sets(assignment):
     return [s for s in _SIGNATURES[root] if s.name != assignment.name]
 
 
-def resembles(nb, assignment):
+def resembles(nb: dict[str, Any], assignment: Assignment) -> str | None:
     """The name of the set a notebook resembles most: this set's when it is at least as
     close as any other (or the only one it resembles at all), another set's name, or
     None when it resembles none."""
@@ -190,25 +200,22 @@ def resembles(nb, assignment):
     return best.name if theirs > 0 else None
 
 
-def check_batch(submissions, assignment, where):
+def check_batch(kinds: Mapping[str, list[str | None]], assignment: Assignment,
+                where: Path | str) -> None:
     """Refuse a batch that is not this set's: GraderError (one line) when none of the
     readable notebooks resembles it, or when most students' notebooks resemble another set
-    of the checks folder more. ``where``: the folder or zip, for the message."""
+    of the checks folder more. ``kinds``: {student: [the set each of their readable
+    notebooks resembles (:func:`resembles`), or None]}; ``where``: the folder or zip, for
+    the message."""
     ours, theirs, readable = 0, {}, 0
-    for submission in submissions.values():
-        kinds = []  # per readable notebook: the set it resembles, or None
-        for path in submission.candidates:
-            try:
-                kinds.append(resembles(read_notebook(path), assignment))
-            except SubmissionError:
-                continue
-        if not kinds:
+    for found in kinds.values():
+        if not found:
             continue  # nothing readable: graded as corrupt, says nothing about the set
         readable += 1
-        if assignment.name in kinds:
+        if assignment.name in found:
             ours += 1
-        elif any(kinds):
-            name = next(k for k in kinds if k)
+        elif any(found):
+            name = next(k for k in found if k)
             theirs[name] = theirs.get(name, 0) + 1
     if not readable:
         return
@@ -225,7 +232,7 @@ def check_batch(submissions, assignment, where):
             "was graded: is it the right assignment and folder?")
 
 
-def manual_answers(nb, assignment):
+def manual_answers(nb: dict[str, Any], assignment: Assignment) -> dict[str, str]:
     """{grade_id: text} of the hand-graded cells of a submitted notebook: by grade_id,
     else (metadata stripped) the cell after the one that precedes it in the set. A cell
     found neither way is absent."""
@@ -244,6 +251,6 @@ def manual_answers(nb, assignment):
     return answers
 
 
-def describe_missing_answer(gid):
+def describe_missing_answer(gid: str) -> str:
     return (f"(no answer found: no cell with grade_id {json.dumps(gid)}, and no cell after "
             "the text that comes before it in the set; deleted?)")

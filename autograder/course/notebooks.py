@@ -3,55 +3,73 @@
 The submission's JSON is read as plain data: nothing in it is executed here.
 """
 
+from __future__ import annotations
+
 import ast
 import json
 import re
 import threading
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder.course.assignment import cell_source, nbgrader_cells
 from autograder.errors import SubmissionError
+from autograder.run.in_sandbox import strip_magics
+from autograder.status import Status
 
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 
 
-def read_notebook(path):
+def read_notebook(path: Path | str) -> dict[str, Any]:
     """Parse a notebook file into clean data, or raise SubmissionError saying what is wrong.
 
     Whatever the file holds, what comes back has the shape the rest of the grader relies
     on (see :func:`clean_notebook`), so one odd notebook costs only its own student.
     """
+    return parse_notebook(read_notebook_bytes(path), Path(path).name)
+
+
+def read_notebook_bytes(path: Path | str) -> bytes:
+    """A notebook file's bytes, or SubmissionError (too large, unreadable)."""
     path = Path(path)
     try:
         size = path.stat().st_size
         if size > MAX_NOTEBOOK_BYTES:
-            raise SubmissionError("corrupt", f"{path.name} is {size / 1024**2:.0f} MB, over "
+            raise SubmissionError(Status.CORRUPT, f"{path.name} is {size / 1024**2:.0f} MB, over "
                                   f"the {MAX_NOTEBOOK_BYTES // 1024**2} MB limit")
-        # utf-8-sig: a byte-order mark (some Windows editors write one) is not an error
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SubmissionError("corrupt", f"{path.name} is not UTF-8 text ({exc.reason})") from exc
+        return path.read_bytes()
     except OSError as exc:
-        raise SubmissionError("corrupt", f"cannot read {path.name}: {exc.strerror}") from exc
+        raise SubmissionError(Status.CORRUPT, f"cannot read {path.name}: {exc.strerror}") from exc
+
+
+def parse_notebook(data: bytes, name: str) -> dict[str, Any]:
+    """Clean notebook data from a file's bytes (``name``: the file's name, for messages),
+    or SubmissionError."""
+    try:
+        # utf-8-sig: a byte-order mark (some Windows editors write one) is not an error
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(Status.CORRUPT, f"{name} is not UTF-8 text ({exc.reason})") from exc
     if not text.strip():
-        raise SubmissionError("corrupt", f"{path.name} is empty")
+        raise SubmissionError(Status.CORRUPT, f"{name} is empty")
     try:
         nb = json.loads(text)
     except RecursionError as exc:
-        raise SubmissionError("corrupt", f"{path.name} is nested too deeply to be a "
+        raise SubmissionError(Status.CORRUPT, f"{name} is nested too deeply to be a "
                               "notebook") from exc
     except ValueError as exc:
-        raise SubmissionError("corrupt", f"{path.name} is not valid notebook JSON ({exc})") from exc
+        raise SubmissionError(Status.CORRUPT, f"{name} is not valid notebook JSON ({exc})") from exc
     if isinstance(nb, dict) and "cells" not in nb and isinstance(nb.get("worksheets"), list):
-        raise SubmissionError("corrupt", f"{path.name} is in the old nbformat 3: open it in "
+        raise SubmissionError(Status.CORRUPT, f"{name} is in the old nbformat 3: open it in "
                               "Jupyter and save it again (format 4)")
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise SubmissionError("corrupt", f"{path.name} has no list of cells: not a notebook")
+        raise SubmissionError(Status.CORRUPT, f"{name} has no list of cells: not a notebook")
     return clean_notebook(nb)
 
 
-def clean_notebook(nb):
+def clean_notebook(nb: dict[str, Any]) -> dict[str, Any]:
     """A copy of notebook JSON in the shape the grader relies on, whatever it held:
 
     * every cell is a dict (anything else in the list of cells is dropped);
@@ -91,7 +109,7 @@ def clean_notebook(nb):
     return {**nb, "cells": cells}
 
 
-def _text(s):
+def _text(s: str) -> str:
     """``s`` without lone surrogates (JSON may encode them; UTF-8 files cannot hold them)."""
     try:
         s.encode("utf-8")
@@ -100,7 +118,7 @@ def _text(s):
         return s.encode("utf-8", "replace").decode("utf-8")
 
 
-def grade_ids(nb):
+def grade_ids(nb: dict[str, Any]) -> set[str]:
     return {meta.get("grade_id") for _, meta in nbgrader_cells(nb)} - {None}
 
 
@@ -113,7 +131,7 @@ class CodeCell:
     heading: str = ""  # the last Markdown heading above it
 
     @property
-    def label(self):
+    def label(self) -> str:
         """'cell [20] (under "4.3 Check your affine layer")'."""
         under = f' (under "{self.heading}")' if self.heading else ""
         return f"cell [{self.number}]{under}"
@@ -122,7 +140,7 @@ class CodeCell:
 _NBGRADER_MARKERS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)|YOUR ANSWER HERE")
 
 
-def _last_heading(markdown, current):
+def _last_heading(markdown: str, current: str) -> str:
     """The last Markdown heading (``# ...``) in a cell's text, outside code fences."""
     fenced = False
     for line in markdown.splitlines():
@@ -136,7 +154,7 @@ def _last_heading(markdown, current):
     return current
 
 
-def code_to_run(nb, test_sources):
+def code_to_run(nb: dict[str, Any], test_sources: Collection[str]) -> list[CodeCell]:
     """The code cells to execute, as :class:`CodeCell`: every code cell except the test
     cells, each numbered as Jupyter numbers it (counting the test cells too).
 
@@ -178,7 +196,7 @@ _PARSE_LOCK = threading.Lock()
 _PARSE_ATTEMPTS = 3
 
 
-def parse_cell(source):
+def parse_cell(source: str) -> ast.Module:
     """The AST of a cell's Python (:func:`python_source`), safe to call from threads.
 
     Raises what ``ast.parse`` raises for source that does not parse (SyntaxError,
@@ -193,7 +211,7 @@ def parse_cell(source):
                 raise
 
 
-def python_source(source):
+def python_source(source: str) -> str:
     """A cell's source as the Python IPython runs: magics, ``x = !cmd`` and ``obj?``
     become calls of ``get_ipython()``, as in a Jupyter kernel; the body of a
     ``%%time`` cell is its Python. Without IPython, magic lines are commented out."""
@@ -206,14 +224,15 @@ def python_source(source):
 
         return TransformerManager().transform_cell(source)
     except Exception:  # noqa: BLE001 - no IPython, or input it cannot transform
-        return _strip_magics(source)
+        return strip_magics(source)
 
 
-def _forbidden(module, forbidden):
+def _forbidden(module: str, forbidden: Iterable[str]) -> bool:
     return any(module == f or module.startswith(f + ".") for f in forbidden)
 
 
-def check_source_rules(cells, functions, forbidden):
+def check_source_rules(cells: Sequence[CodeCell], functions: Iterable[str],
+                       forbidden: Collection[str]) -> dict[str, str]:
     """Problems with how the graded ``functions`` are defined in ``cells`` (the
     :class:`CodeCell` list that runs), by name. Cells are read as IPython runs them
     (see :func:`python_source`).
@@ -255,7 +274,7 @@ def check_source_rules(cells, functions, forbidden):
     return problems
 
 
-def _top_level_bindings(tree):
+def _top_level_bindings(tree: ast.Module) -> Iterator[tuple[str, str]]:
     """(kind, name) for names bound at module level, in order: def, import, assignment."""
     for node in _module_level_nodes(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -267,7 +286,7 @@ def _top_level_bindings(tree):
             yield "assignment", node.id
 
 
-def _module_level_nodes(tree):
+def _module_level_nodes(tree: ast.Module) -> Iterator[ast.AST]:
     """Walk the module in source order without entering function or class bodies."""
     stack = list(reversed(tree.body))
     while stack:
@@ -278,12 +297,7 @@ def _module_level_nodes(tree):
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
-def _strip_magics(source):
-    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
-
-
-def _names_from_forbidden(tree, forbidden):
+def _names_from_forbidden(tree: ast.AST, forbidden: Collection[str]) -> set[str]:
     """Names a cell binds from forbidden modules (``import m as x``, ``from m import f``)."""
     names = set()
     for node in ast.walk(tree):
@@ -302,5 +316,5 @@ def _names_from_forbidden(tree, forbidden):
     return names
 
 
-def _names_used(tree):
+def _names_used(tree: ast.AST) -> set[str]:
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}

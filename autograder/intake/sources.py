@@ -1,5 +1,7 @@
 """Finding each student's notebook in a folder of submissions, and the roster."""
 
+from __future__ import annotations
+
 import csv
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,12 +12,12 @@ from autograder.errors import GraderError, printable
 @dataclass
 class Submission:
     student_id: str
-    candidates: list  # notebook paths that may hold the answer (usually one)
+    candidates: list[Path]  # notebooks that may hold the answer (usually one)
     expected_name: str  # the assignment's notebook file name
-    original_id: str = ""  # the id as the submissions spell it, when the roster differs
 
 
-def discover(folder, assignment_name, notebook_name):
+def discover(folder: Path | str, assignment_name: str,
+             notebook_name: str) -> dict[str, Submission]:
     """Submissions in an nbgrader ``submitted/`` tree, a flat folder of notebooks, or one
     notebook file:
 
@@ -23,8 +25,8 @@ def discover(folder, assignment_name, notebook_name):
     * flat folder: ``folder/<student_id>.ipynb``;
     * one notebook ``<student_id>.ipynb``: that student alone.
 
-    Returns {student_id: Submission}, sorted by student id. Two ids that differ only in
-    case are refused (see autograder.intake).
+    Sorted by student id. Two ids that differ only in case are refused (see
+    autograder.intake).
     """
     folder = Path(folder)
     if folder.is_file() and folder.suffix.lower() == ".ipynb":
@@ -34,7 +36,7 @@ def discover(folder, assignment_name, notebook_name):
                           "(.ipynb) or a Canvas zip (.zip)")
     if not folder.is_dir():
         raise GraderError(f"submissions folder {folder} does not exist")
-    found = {}
+    found: dict[str, Submission] = {}
     for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         assignment_dir = student_dir / assignment_name
         if assignment_dir.is_dir():
@@ -58,7 +60,7 @@ def discover(folder, assignment_name, notebook_name):
     return dict(sorted(found.items()))
 
 
-def read_roster(path):
+def read_roster(path: Path | str) -> list[str]:
     """Student ids from a CSV roster: its ``student_id`` column, or a Canvas gradebook
     export (see autograder.lms.canvas). Raises GraderError (one line) for a roster without
     that column, and for a student listed twice, naming the id and both lines; ids that

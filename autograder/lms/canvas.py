@@ -23,6 +23,8 @@ with ``--canvas-column``). A student without a submission, and one whose hand-gr
 are still pending, gets an empty cell, not a 0 that would look like a grade.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 import os
@@ -30,11 +32,13 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from autograder.course.notebooks import MAX_NOTEBOOK_BYTES
 from autograder.errors import GraderError, printable
+from autograder.files import write_csv
 
 FILE_NAME = re.compile(
     r"^(?P<name>[A-Za-z0-9-]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_"
@@ -43,20 +47,20 @@ COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MAX_ZIP_ENTRIES = 20_000
 
 
-def is_canvas_roster(header):
+def is_canvas_roster(header: Iterable[str]) -> bool:
     return {"student", "id", "sis user id"} <= {h.strip().lower() for h in header}
 
 
 TEST_STUDENT_NAMES = {"test student", "student, test"}
 
 
-def is_test_student(row):
+def is_test_student(row: Mapping[str, str]) -> bool:
     """Canvas's Test Student: its name, and no SIS id (a real student has one)."""
     return (row.get("Student", "").strip().lower() in TEST_STUDENT_NAMES
             and not row.get("SIS User ID") and not row.get("SIS Login ID"))
 
 
-def _all_rows(path):
+def _all_rows(path: Path | str) -> list[dict[str, str]] | None:
     """Every student row of a Canvas roster (the Test Student too), or None."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -65,7 +69,8 @@ def _all_rows(path):
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not is_canvas_roster(reader.fieldnames):
         return None
-    rows, lines = [], {}
+    rows: list[dict[str, str]] = []
+    lines: dict[str, int] = {}  # casefolded student id -> its line
     for row in reader:
         row = {k.strip(): (v or "").strip() for k, v in row.items()
                if isinstance(k, str) and k}
@@ -82,28 +87,32 @@ def _all_rows(path):
     return rows
 
 
-def read_roster(path):
+def read_roster(path: Path | str) -> list[dict[str, str]] | None:
     """Rows of a Canvas roster as dicts with the five COLUMNS (``Points Possible``, blank
     rows and Canvas's Test Student left out), or None if the file is not a Canvas export."""
     rows = _all_rows(path)
     return None if rows is None else [r for r in rows if not is_test_student(r)]
 
 
-def test_student_ids(path):
+def test_student_ids(path: Path | str) -> set[str]:
     """Canvas user ids of the roster's Test Student (empty if it is not a Canvas export)."""
     return {r["ID"] for r in _all_rows(path) or [] if is_test_student(r)}
 
 
-def student_id(row):
+def student_id(row: Mapping[str, str]) -> str:
+    """The id grades.csv uses for a roster row: SIS Login ID, else SIS User ID, else ID."""
     return row["SIS Login ID"] or row["SIS User ID"] or row["ID"]
 
 
-def unpack(zip_path, dest, roster_rows=None, skip_users=()):
+def unpack(zip_path: Path | str, dest: Path | str,
+           roster_rows: list[dict[str, str]] | None = None,
+           skip_users: Collection[str] = ()) -> list[str]:
     """Write the zip's notebooks as ``dest/<student id>.ipynb``; return the problems
     found (one line each). The newest submission of each student is kept; Canvas users in
     ``skip_users`` (the Test Student) are skipped."""
     by_canvas_id = {r["ID"]: student_id(r) for r in roster_rows or []}
-    problems, chosen = [], {}
+    problems: list[str] = []
+    chosen: dict[str, tuple[tuple[int, int, tuple[int, ...]], zipfile.ZipInfo]] = {}
     try:
         archive = zipfile.ZipFile(zip_path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -157,12 +166,11 @@ def unpack(zip_path, dest, roster_rows=None, skip_users=()):
     return problems
 
 
-def write_grades(path, column, rows, roster_rows, points_possible):
+def write_grades(path: Path | str, column: str, rows: Mapping[str, Mapping[str, object]],
+                 roster_rows: list[dict[str, str]] | None, points_possible: float) -> None:
     """canvas_grades.csv for Canvas's gradebook import. ``rows``: grades.csv rows by
     student id; students on the roster without a row or without a submission, and rows
     whose total is pending (empty), get an empty cell."""
-    from autograder.record.gradebook import write_csv_atomically
-
     roster_rows = roster_rows or [{"Student": sid, "ID": "", "SIS User ID": "",
                                    "SIS Login ID": sid, "Section": ""} for sid in rows]
     out = [{**{c: "" for c in COLUMNS}, "Student": "Points Possible",
@@ -171,4 +179,4 @@ def write_grades(path, column, rows, roster_rows, points_possible):
         grades = rows.get(student_id(r))
         blank = grades is None or grades["status"] == "missing"
         out.append({**r, column: "" if blank else grades["total"]})
-    write_csv_atomically(path, [*COLUMNS, column], out)
+    write_csv(path, [*COLUMNS, column], out)

@@ -1,94 +1,74 @@
 """Per-student feedback pages: what passed, what failed and why, in plain words.
 
 Feedback shows each part's verdict and message only: never a hidden input, a reference
-value or a line of check code. Every string from a submission is HTML-escaped.
+value or a line of check code. The page is ``templates/feedback.html`` (see
+autograder.publish.pages), which escapes every string from a submission.
 """
 
-import html
+from __future__ import annotations
+
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.publish.pages import number, render_page
 from autograder.run.sandbox import confinement
 
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto;
-       color: #222; line-height: 1.45; padding: 0 1rem; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
-th, td { border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left;
-         vertical-align: top; }
-td.pts { white-space: nowrap; text-align: right; }
-.pass { color: #176b2c; } .fail { color: #a4161a; } .pending { color: #7a5b00; }
-.notes li { margin: .2rem 0; } .muted { color: #666; font-size: .9em; }
-"""
+
+@dataclass
+class Row:
+    """One line of the feedback table: a part, its verdict and its points."""
+
+    grade_id: str
+    css: str  # "pass", "fail", "pending" or "" (the verdict's colour)
+    verdict: str
+    points: str  # as shown: "2.5", or "–" while a hand-graded part waits for its grader
+    max_points: float
+    details: str
 
 
-def render(result, assignment, manual_scores, late=None, unanswered=()):
+def render(result, assignment, manual_scores, late=None, unanswered=()) -> str:
     """The feedback page for one student as an HTML string. ``late``: a
     :class:`autograder.intake.late.Lateness`, or None; ``unanswered``: hand-graded cells left as
     released (scored 0 unless a grader gives a score)."""
-    e = html.escape
     rows = []
     for part in result.parts:
-        cls = "pass" if part.passed else "pending" if part.points > 0 else "fail"
-        mark = "passed" if part.passed else "partly" if part.points > 0 else "not passed"
-        rows.append(f"<tr><td><code>{e(part.grade_id)}</code></td><td class='{cls}'>{mark}"
-                    f"</td><td class='pts'>{_fmt(part.points)} / {_fmt(part.max_points)}</td>"
-                    f"<td>{e(part.message)}</td></tr>")
+        css = "pass" if part.passed else "pending" if part.points > 0 else "fail"
+        verdict = "passed" if part.passed else "partly" if part.points > 0 else "not passed"
+        rows.append(Row(part.grade_id, css, verdict, number(part.points), part.max_points,
+                        part.message))
     for grade_id, points in assignment.manual.items():
         score = manual_scores.get(grade_id)
         if score is None:
-            rows.append(f"<tr><td><code>{e(grade_id)}</code></td><td class='pending'>graded "
-                        f"by hand</td><td class='pts'>– / {_fmt(points)}</td><td>not graded "
-                        f"yet</td></tr>")
+            rows.append(Row(grade_id, "pending", "graded by hand", "–", points,
+                            "not graded yet"))
         else:
             why = ("no answer: the cell is as it was released"
                    if grade_id in unanswered and not score else "")
-            rows.append(f"<tr><td><code>{e(grade_id)}</code></td><td>graded by hand</td>"
-                        f"<td class='pts'>{_fmt(score)} / {_fmt(points)}</td>"
-                        f"<td>{why}</td></tr>")
-    notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
-    notes_html = f"<h2>Notes</h2><ul class='notes'>{notes}</ul>" if notes else ""
+            rows.append(Row(grade_id, "", "graded by hand", number(score), points, why))
     given = [s for s in manual_scores.values() if s is not None]
-    pending = len(given) < len(assignment.manual) and result.status != "missing"
     earned = result.auto_total + sum(given)
     penalty = late.fraction * earned if late else 0.0
-    total = earned - penalty
-    late_html = (f"<p class='fail'>{e(late.message)} ({_fmt(penalty)} points)</p>"
-                 if late and late.message else "")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{e(assignment.name)}: feedback for {e(result.student_id)}</title>
-<style>{STYLE}</style></head><body>
-<h1>{e(assignment.name)}</h1>
-<p>Feedback for <strong>{e(result.student_id)}</strong> · status <strong>{e(result.status)}
-</strong> · score <strong>{_fmt(total)} / {_fmt(assignment.max_points)}</strong>
-{"(so far: hand-graded parts pending)" if pending else ""}</p>
-{late_html}
-<table><thead><tr><th>part</th><th>result</th><th>points</th><th>details</th></tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
-{notes_html}
-{_sandbox_line(result)}
-<p class="muted">Each part was run on inputs you have not seen and compared with the
-reference answer. Run <code>autograder validate</code> on your notebook to repeat the
-visible checks.</p>
-</body></html>
-"""
+    sandbox_css, sandbox_line = _sandbox_line(result)
+    return render_page(
+        "feedback.html", name=assignment.name, student_id=result.student_id,
+        status=result.status, total=earned - penalty, max_points=assignment.max_points,
+        pending=len(given) < len(assignment.manual) and result.status != "missing",
+        late_message=late.message if late else "", penalty=penalty, rows=rows,
+        notes=result.notes, sandbox_css=sandbox_css, sandbox_line=sandbox_line)
 
 
-def _sandbox_line(result):
-    """How the code was run: in the Bubblewrap sandbox, or unconfined (--no-sandbox)."""
+def _sandbox_line(result) -> tuple[str, str]:
+    """(css class, sentence): how the code was run, in the Bubblewrap sandbox or
+    unconfined (--no-sandbox)."""
     mode = confinement(result.sandbox)
     if mode == "bubblewrap":
-        return "<p class='muted'>Sandbox: your code ran in the Bubblewrap sandbox.</p>"
+        return "muted", "Sandbox: your code ran in the Bubblewrap sandbox."
     if mode == "none":
-        return ("<p class='fail'>Sandbox: none. Your code ran unconfined (the instructor "
-                "graded with --no-sandbox); this grade is provisional.</p>")
-    return "<p class='muted'>Sandbox: no code of yours was run.</p>"
-
-
-def _fmt(x):
-    return f"{x:g}"
+        return "fail", ("Sandbox: none. Your code ran unconfined (the instructor graded "
+                        "with --no-sandbox); this grade is provisional.")
+    return "muted", "Sandbox: no code of yours was run."
 
 
 def write(path, text):

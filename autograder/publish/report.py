@@ -1,13 +1,15 @@
 """The class report: one self-contained HTML page per assignment (plots inline, no network).
 
 Score distribution, pass rate per part, time per submission, every submission that needs
-attention, and pairs of submissions whose answer code is near-identical. Every string a
-student controls is HTML-escaped.
+attention, and pairs of submissions whose answer code is near-identical. The page is
+``templates/report.html`` (autograder.publish.pages), which escapes every string a student
+controls.
 """
+
+from __future__ import annotations
 
 import base64
 import builtins
-import html
 import io
 import itertools
 import keyword
@@ -18,9 +20,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from markupsafe import Markup  # noqa: E402
 
-from autograder.course.assignment import cell_source, nbgrader_cells, outside_solution  # noqa: E402
-from autograder.course.notebooks import read_notebook  # noqa: E402
+from autograder.publish.pages import render_page  # noqa: E402
 from autograder.run.sandbox import confinement  # noqa: E402
 
 SIMILAR = 0.9  # Jaccard similarity of normalised token 4-grams that counts as near-identical
@@ -50,32 +52,6 @@ def normalised_tokens(source):
         out.append(text)
         previous = tok.string
     return out
-
-
-def scaffold_lines(source_notebook):
-    """Stripped lines every student's answer cells start with: what the solution cells
-    hold outside their ``### BEGIN/END SOLUTION`` blocks, and the stub's two lines."""
-    given = {"# YOUR CODE HERE", "raise NotImplementedError()"}
-    for cell, meta in nbgrader_cells(read_notebook(source_notebook)):
-        if meta.get("solution"):
-            given |= outside_solution(cell_source(cell))
-    return given
-
-
-def answer_code(path, given_sources):
-    """The code a student wrote: their answer cells (nbgrader ``solution`` cells) minus
-    lines given in the source notebook; "" if the notebook cannot be read."""
-    try:
-        nb = read_notebook(path)
-    except Exception:  # noqa: BLE001 - an unreadable notebook has no answer to compare
-        return ""
-    parts = []
-    for cell, meta in nbgrader_cells(nb):
-        if meta.get("solution") and cell.get("cell_type") == "code":
-            lines = [ln for ln in cell_source(cell).splitlines()
-                     if ln.strip() and ln.strip() not in given_sources]
-            parts.append("\n".join(lines))
-    return "\n".join(parts)
 
 
 def shingles_of(code):
@@ -148,65 +124,34 @@ def _plots(assignment, results, totals):
     return scores, passes, timing
 
 
-def render(assignment, results, rows, lateness, codes, sandbox, reference_code=""):
-    """The report page as an HTML string. ``rows``: grades.csv rows by student."""
-    e = html.escape
+def render(assignment, results, rows, lateness, codes, sandbox, reference_code="") -> str:
+    """The report page (``templates/report.html``) as an HTML string. ``rows``: grades.csv
+    rows by student."""
     # Statistics describe the work handed in: missing students are counted, not averaged.
     submitted = [r for r in results if r.status != "missing"]
     totals = [points_so_far(rows[r.student_id]) for r in submitted]
-    pending = sum(rows[r.student_id]["total"] == "" for r in submitted)
-    scores, passes, timing = _plots(assignment, results, totals)
-    counts = {}
+    counts, modes, attention = {}, {}, []
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    attention = []
-    for r in results:
+        mode = confinement(r.sandbox) or "no code run"
+        modes[mode] = modes.get(mode, 0) + 1
         late = lateness.get(r.student_id)
         if r.status != "ok" or r.notes or (late and late.message):
             why = "; ".join([*r.notes[:2], *([late.message] if late and late.message else [])])
             total = rows[r.student_id]["total"]
-            attention.append(f"<tr><td>{e(r.student_id)}</td><td>{e(r.status)}</td>"
-                             f"<td>{e(str(total) if total != '' else 'pending')}</td>"
-                             f"<td>{e(why)}</td></tr>")
-    pairs = similar_pairs(codes, reference=reference_code)
-    pair_rows = "".join(f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{s:.0%}</td></tr>"
-                        for s, a, b in pairs) or "<tr><td colspan='3'>none</td></tr>"
-    summary = ", ".join(f"{n} {e(s)}" for s, n in sorted(counts.items()))
-    modes = {}
-    for r in results:
-        mode = confinement(r.sandbox) or "no code run"
-        modes[mode] = modes.get(mode, 0) + 1
-    mode_line = ", ".join(f"{n} {e(m)}" for m, n in sorted(modes.items()))
-    unconfined = (f"<p style='color:#a4161a;font-weight:bold'>{modes['none']} submission(s) "
-                  "ran WITHOUT a sandbox (--no-sandbox): unconfined, as the grader's user. "
-                  "Not for credit: grade again with bubblewrap installed.</p>"
-                  if modes.get("none") else "")
-    mean = f"{sum(totals) / len(totals):.2f}" if totals else "–"
-    missing = len(results) - len(submitted)
-    so_far = (f"; {pending} with hand-graded parts pending count their points so far"
-              if pending else "")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(assignment.name)}: class report</title>
-<style>body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
-padding: 0 1rem; color: #222; }} table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left;
-vertical-align: top; }} .plots img {{ margin: .5rem; }}</style></head><body>
-<h1>{e(assignment.name)}: class report</h1>
-<p>{len(results)} students ({summary}); mean total {mean} of {assignment.max_points:g}
-over the {len(submitted)} who submitted ({missing} missing left out of every statistic{so_far});
-sandbox: {e(sandbox or "not run")} ({mode_line});
-written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>
-{unconfined}
-<div class="plots">{scores}{passes}{timing}</div>
-<h2>Needs attention ({len(attention)})</h2>
-<table><thead><tr><th>student</th><th>status</th><th>total</th><th>why</th></tr></thead>
-<tbody>{"".join(attention) or "<tr><td colspan='4'>nobody</td></tr>"}</tbody></table>
-<h2>Near-identical answers ({len(pairs)} pairs)</h2>
-<p>Pairs whose answer code, with comments, layout and variable names normalised, shares at
-least {SIMILAR:.0%} of its token 4-grams, leaving out those of the reference answer and the
-scaffold (two students who both wrote the reference's code are not listed). A lead to look
-at, not a verdict.</p>
-<table><thead><tr><th>student</th><th>student</th><th>similarity</th></tr></thead>
-<tbody>{pair_rows}</tbody></table>
-</body></html>
-"""
+            attention.append({"student_id": r.student_id, "status": r.status, "why": why,
+                              "total": str(total) if total != "" else "pending"})
+    # the plots are PNGs the report drew itself, inline as data: URLs
+    plots = Markup("".join(_plots(assignment, results, totals)))
+    return render_page(
+        "report.html", name=assignment.name, students=len(results),
+        summary=", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+        mean=f"{sum(totals) / len(totals):.2f}" if totals else "–",
+        max_points=assignment.max_points, submitted=len(submitted),
+        missing=len(results) - len(submitted),
+        pending=sum(rows[r.student_id]["total"] == "" for r in submitted),
+        sandbox=sandbox or "not run",
+        modes=", ".join(f"{n} {m}" for m, n in sorted(modes.items())),
+        unconfined=modes.get("none", 0), written=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        plots=plots, attention=attention, threshold=SIMILAR,
+        pairs=similar_pairs(codes, reference=reference_code))

@@ -1,4 +1,4 @@
-"""Writing results into nbgrader's gradebook, and grades.csv.
+"""Writing results into nbgrader's gradebook: the one writer of grades during a batch.
 
 Each student's scores are committed in one transaction, so an interrupted batch leaves
 every student either fully recorded or untouched. The grader writes automatic scores
@@ -12,18 +12,15 @@ automatic one (0 for an unanswered cell, see autograder.course.answers), else *p
 pending cell makes the student's ``manual_total`` read ``pending`` in grades.csv and leaves
 ``late_penalty`` and ``total`` empty (and the Canvas cell empty): no number that looks
 final before it is.
-
-Every CSV cell holding text is written so that no spreadsheet reads it as a formula
-(OWASP's rule: a cell starting with ``= + - @``, a tab or a carriage return gets a leading
-``'``); ``read_cell`` undoes that for the CSVs we read back (review.csv).
 """
 
-import csv
+from __future__ import annotations
+
 import json
-import os
-import tempfile
 import warnings
-from pathlib import Path
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
@@ -33,7 +30,10 @@ from sqlalchemy.exc import SAWarning
 
 from autograder.course.notebooks import read_notebook
 from autograder.errors import GraderError
-from autograder.run.sandbox import confinement
+
+if TYPE_CHECKING:
+    from autograder.course.assignment import Assignment
+    from autograder.run.grading import SubmissionResult
 
 
 class CourseGradebook:
@@ -43,13 +43,13 @@ class CourseGradebook:
     Gradebook runs an alembic subprocess, too slow to repeat per student).
     """
 
-    def __init__(self, db_url, assignment):
+    def __init__(self, db_url: str, assignment: Assignment) -> None:
         self.db_url = db_url
         self.assignment = assignment
         self.notebook_id = assignment.notebook.stem
-        self.gb = None
+        self.gb: Gradebook | None = None  # open inside the ``with`` block
 
-    def __enter__(self):
+    def __enter__(self) -> CourseGradebook:
         try:
             self.gb = Gradebook(self.db_url)
         except Exception as exc:
@@ -67,28 +67,30 @@ class CourseGradebook:
             SaveCells().preprocess(nb, resources)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.gb.close()
 
-    def set_due_date(self, due):
-        """The assignment's due date (aware datetime or None), for nbgrader's export."""
+    def set_due_date(self, due: datetime | None) -> None:
+        """The assignment's due date (aware), for nbgrader's export."""
         self.gb.update_or_create_assignment(self.assignment.name,
                                             duedate=parse_utc(due) if due else None)
 
-    def hand_scores(self):
+    def hand_scores(self) -> dict[tuple[str, str], float]:
         return hand_scores_in(self.gb, self.assignment)
 
-    def record(self, result, unanswered=frozenset(), late_fraction=0.0, submitted=None,
-               hand=None):
+    def record(self, result: SubmissionResult, unanswered: Collection[str] = frozenset(),
+               late_fraction: float = 0.0, submitted: datetime | None = None,
+               hand: Mapping[str, float] | None = None,
+               ) -> list[tuple[str, float | None, float | None]]:
         """Write one student's automatic scores in one transaction. ``unanswered``:
         hand-graded cells left as released (scored 0 automatically); ``late_fraction``:
         the share of the points a late submission loses; ``submitted``: when it was handed
-        in (aware datetime, or None); ``hand``: {grade_id: score} entered for this student
+        in (aware); ``hand``: {grade_id: score} entered for this student
         (autograder.record.handscores), which the gradebook's hand scores are made to match, or
         None to leave them as they are. Returns the cells whose hand score had to change,
         as [(grade_id, in the gradebook, entered)]."""
         gb, a = self.gb, self.assignment
-        changed = []
+        changed: list[tuple[str, float | None, float | None]] = []
         with warnings.catch_warnings():
             # nbgrader's own ORM use triggers harmless SQLAlchemy autoflush warnings.
             warnings.simplefilter("ignore", SAWarning)
@@ -130,10 +132,20 @@ class CourseGradebook:
                 raise
         return changed
 
-    def manual_scores(self, student_id):
+    def set_late_penalty(self, result: SubmissionResult, late_fraction: float) -> None:
+        """nbgrader's late-penalty column (points) of one student, from the share of the
+        earned points a late submission loses: so that `nbgrader export` subtracts the
+        same penalty as grades.csv after the late policy changed."""
+        given = sum(v or 0.0 for v in self.manual_scores(result.student_id).values())
+        notebook = self.gb.find_submission_notebook(self.notebook_id, self.assignment.name,
+                                                    result.student_id)
+        notebook.late_submission_penalty = late_fraction * (result.auto_total + given)
+        self.gb.db.commit()
+
+    def manual_scores(self, student_id: str) -> dict[str, float | None]:
         """{grade_id: score} of the hand-graded cells: the hand score if given, else the
         automatic 0 of an unanswered cell, else None (pending)."""
-        scores = {}
+        scores: dict[str, float | None] = {}
         for grade_id in self.assignment.manual:
             try:
                 grade = self.gb.find_grade(grade_id, self.notebook_id, self.assignment.name,
@@ -146,7 +158,7 @@ class CourseGradebook:
         return scores
 
 
-def hand_scores_in(gb, assignment):
+def hand_scores_in(gb: Gradebook, assignment: Assignment) -> dict[tuple[str, str], float]:
     """{(student_id, grade_id): hand score} of the assignment's hand-graded cells in an
     open nbgrader Gradebook."""
     found = {}
@@ -156,74 +168,3 @@ def hand_scores_in(gb, assignment):
                 if grade.name in assignment.manual and grade.manual_score is not None:
                     found[(submission.student.id, grade.name)] = grade.manual_score
     return found
-
-
-# ``sandbox``: the mode the student's code ran in, "bubblewrap" or "none" (--no-sandbox),
-# empty when no code ran (no submission, a corrupt file).
-CSV_TAIL = ["auto_total", "manual_total", "late_penalty", "total", "max", "status", "sandbox"]
-
-
-def csv_columns(assignment):
-    return ["student_id", *(p.grade_id for p in assignment.parts), *CSV_TAIL]
-
-
-def csv_row(result, assignment, manual, late_fraction=0.0):
-    """One row of grades.csv. ``manual`` maps hand-graded grade_ids to scores, or None
-    where a score is pending; ``late_fraction`` is the share of the earned points a late
-    submission loses. A pending hand grade leaves late_penalty and total empty."""
-    row = {"student_id": result.student_id}
-    row.update({p.grade_id: _num(p.points) for p in result.parts})
-    row.update(auto_total=_num(result.auto_total), max=_num(assignment.max_points),
-               status=result.status, sandbox=confinement(result.sandbox))
-    if any(v is None for v in manual.values()):
-        row.update(manual_total="pending", late_penalty="", total="")
-        return row
-    manual_total = sum(manual.values()) if manual else ""
-    penalty = late_fraction * (result.auto_total + (manual_total or 0))
-    row.update(manual_total=_num(manual_total), late_penalty=_num(penalty),
-               total=_num(result.auto_total + (manual_total or 0) - penalty))
-    return row
-
-
-def is_pending(row):
-    return row.get("manual_total") == "pending"
-
-
-def _num(x):
-    if x == "":
-        return ""
-    return int(x) if float(x).is_integer() else round(float(x), 4)
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value):
-    """A CSV cell no spreadsheet evaluates: text starting like a formula gets a ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def read_cell(value):
-    """The text ``safe_cell`` was given (for CSVs we wrote and read back)."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_START):
-        return value[1:]
-    return value
-
-
-def write_csv_atomically(path, columns, rows):
-    """Write the whole CSV to a temporary file, then rename it over the old one. Every
-    cell, the header too, goes through safe_cell."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grades-", suffix=".csv")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow([safe_cell(c) for c in columns])
-            for row in rows:
-                writer.writerow([safe_cell(row.get(c, "")) for c in columns])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -13,21 +13,26 @@ The first run that finds no such file starts it from the hand scores the gradebo
 (gradebooks from before this file existed).
 """
 
+from __future__ import annotations
+
 import csv
 import os
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from autograder.record.gradebook import read_cell, safe_cell
+from autograder.files import read_cell, safe_cell
 
 COLUMNS = ["time", "student_id", "grade_id", "score", "sheet"]
 
+HandScores = dict[tuple[str, str], float]  # {(student_id, grade_id): score}
 
-def journal_path(out_dir):
+
+def journal_path(out_dir: Path | str) -> Path:
     return Path(out_dir) / "review" / "hand-scores.csv"
 
 
-def load(out_dir):
+def load(out_dir: Path | str) -> HandScores | None:
     """{(student_id, grade_id): score} as last entered, or None if there is no file."""
     path = journal_path(out_dir)
     try:
@@ -35,7 +40,7 @@ def load(out_dir):
             rows = list(csv.DictReader(f))
     except FileNotFoundError:
         return None
-    scores = {}
+    scores: HandScores = {}
     for row in rows:
         try:
             scores[(read_cell(row["student_id"]), read_cell(row["grade_id"]))] = \
@@ -45,7 +50,8 @@ def load(out_dir):
     return scores
 
 
-def append(out_dir, scores, sheet):
+def append(out_dir: Path | str, scores: Iterable[tuple[str, str, float]],
+           sheet: Path | str) -> None:
     """Add ``[(student_id, grade_id, score)]`` to the file, flushed to disk."""
     path = journal_path(out_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +68,7 @@ def append(out_dir, scores, sheet):
         os.fsync(f.fileno())
 
 
-def entered(out_dir, in_gradebook):
+def entered(out_dir: Path | str, in_gradebook: Callable[[], HandScores]) -> HandScores:
     """The hand scores entered for the set; when the course folder has no record yet, it
     is started from ``in_gradebook()`` (the gradebook's own hand scores)."""
     scores = load(out_dir)

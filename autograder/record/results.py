@@ -2,7 +2,7 @@
 
 ``course/<assignment>/results/<student>.json`` holds one student's result together with
 what it was graded under: the submission's bytes, the checks (solution notebook, checks,
-probes, course-library files, secret seed, grader version) and the sandbox mode
+probes, course-library files, secret seed, the grader's grading modules) and the sandbox mode
 (``bubblewrap``, or ``none`` when the instructor chose ``--no-sandbox``). A re-run reuses a
 saved result when all three still match, so it grades only new or changed submissions,
 everyone when the checks changed, and everyone graded under the other mode (unconfined
@@ -15,24 +15,39 @@ Every file is written to a temporary name and renamed, so an interrupted run lea
 file either complete or absent.
 """
 
+from __future__ import annotations
+
 import hashlib
+import io
 import json
-import os
-import tempfile
+import secrets
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import autograder
+from autograder.course.assignment import Assignment
+from autograder.files import remove_stale_temporaries, write_atomically
 from autograder.run.grading import PartResult, Reference, SubmissionResult
-from autograder.run.sandbox import RUNNER, Limits
+from autograder.run.sandbox import Limits
 
 FORMAT = 1  # bump when the saved layout changes: older results are then regraded
 
 
-def file_digest(path):
+def secret_seed(path: Path) -> int:
+    """The assignment's secret seed, created once and kept, so regrading is repeatable."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, f"{secrets.randbits(63)}\n")
+        path.chmod(0o600)
+    return int(path.read_text().strip())
+
+
+def file_digest(path: Path | str) -> str:
     """SHA-256 of a file, read in chunks: a submission may be any size."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -41,18 +56,35 @@ def file_digest(path):
     return h.hexdigest()
 
 
-def checks_fingerprint(assignment, seed, library):
-    """Digest of everything that decides grades apart from the submission itself.
+# The grader's own modules that decide a part's points: how cells run and are limited
+# (run/), which cells run and the source rules (course/notebooks.py), how the problem set
+# is read (course/assignment.py), how outputs are compared (course/compare.py, visible.py's
+# judge) and the own-work rules (ownwork.py). A change to any other module (the pages,
+# the CSVs, the command line, intake, the gradebook writer) changes no saved result, so it
+# must not make a re-run regrade the class.
+GRADING_MODULES = ("run/grading.py", "run/sandbox.py", "run/in_sandbox.py",
+                   "course/notebooks.py", "course/assignment.py", "course/compare.py",
+                   "visible.py", "ownwork.py")
 
-    ``library`` is the output of ``grading.library_packages``: (name, folder, files).
+
+def checks_fingerprint(assignment: Assignment, seed: int,
+                       library: list[tuple[str, Path, list[str]]],
+                       grader_code: Path | None = None) -> str:
+    """Digest of everything that decides grades apart from the submission itself: the
+    set's solution notebook, checks and probes, the secret seed, the course-library files
+    the sandbox offers and the grading modules (GRADING_MODULES).
+
+    ``library`` is the output of ``grading.library_packages``: (name, folder, files);
+    ``grader_code``: the autograder package's folder (default: this one).
     """
     h = hashlib.sha256()
-    h.update(f"format {FORMAT}; autograder {autograder.__version__}; seed {seed}\n".encode())
-    grader_code = Path(autograder.__file__).parent
-    for path in [assignment.notebook, assignment.folder / "checks.py",
-                 assignment.probes_file, RUNNER,
-                 *sorted(grader_code.rglob("*.py"))]:
-        h.update(f"{path.name}\n".encode())
+    h.update(f"format {FORMAT}; seed {seed}\n".encode())
+    grader_code = grader_code or Path(autograder.__file__).parent
+    for name, path in [("notebook", assignment.notebook),
+                       ("checks.py", assignment.folder / "checks.py"),
+                       ("probes.py", assignment.probes_file),
+                       *((m, grader_code / m) for m in GRADING_MODULES)]:
+        h.update(f"{name}\n".encode())
         h.update(Path(path).read_bytes())
     for name, folder, files in library:
         for f in files:
@@ -61,32 +93,12 @@ def checks_fingerprint(assignment, seed, library):
     return h.hexdigest()
 
 
-def write_atomically(path, data: bytes):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_stale_temporaries(folder):
-    """Temporary files left by a run that was killed mid-write."""
-    for tmp in Path(folder).glob(".tmp-*"):
-        tmp.unlink(missing_ok=True)
-
-
-def result_to_dict(result):
+def result_to_dict(result: SubmissionResult) -> dict[str, Any]:
     return asdict(result)
 
 
-def result_from_dict(data):
+def result_from_dict(data: dict[str, Any]) -> SubmissionResult:
+    """The result :func:`result_to_dict` saved (``data`` loses its "parts")."""
     parts = [PartResult(**p) for p in data.pop("parts")]
     return SubmissionResult(parts=parts, **data)
 
@@ -94,37 +106,47 @@ def result_from_dict(data):
 class ResultStore:
     """Saved results of one assignment, one JSON file per student."""
 
-    def __init__(self, folder, fingerprint, mode="bubblewrap"):
+    def __init__(self, folder: Path | str, fingerprint: str, mode: str = "bubblewrap") -> None:
         self.folder = Path(folder)
         self.fingerprint = fingerprint
         self.mode = mode  # "bubblewrap" or "none"
-        self.other_mode = []  # students whose saved result was graded under another mode
+        # students whose saved result was graded under another mode; and those whose
+        # result was loaded anyway (same_checks=False), graded under other checks or mode
+        self.other_mode: list[str] = []
+        self.outdated: list[str] = []
         self.folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(self.folder)
 
-    def _path(self, student_id):
+    def _path(self, student_id: str) -> Path:
         return self.folder / f"{student_id}.json"
 
-    def load(self, student_id, submission_digest, not_before=0.0):
+    def load(self, student_id: str, submission_digest: str, not_before: float = 0.0,
+             same_checks: bool = True) -> SubmissionResult | None:
         """The saved result if it was graded from these bytes under these checks, in this
-        sandbox mode, at ``not_before`` (a time.time()) or later."""
+        sandbox mode, at ``not_before`` (a time.time()) or later. With ``same_checks``
+        False, a result of these bytes under any checks and mode (what the gradebook holds
+        now, for publishing it again)."""
         try:
             data = json.loads(self._path(student_id).read_text())
         except (OSError, ValueError):
             return None
-        if (not isinstance(data, dict) or data.get("checks") != self.fingerprint
-                or data.get("submission") != submission_digest
-                or data.get("graded_at", 0.0) < not_before):
+        if not isinstance(data, dict) or data.get("submission") != submission_digest:
             return None
-        if data.get("sandbox") != self.mode:
-            self.other_mode.append(student_id)
-            return None
+        if same_checks:
+            if (data.get("checks") != self.fingerprint
+                    or data.get("graded_at", 0.0) < not_before):
+                return None
+            if data.get("sandbox") != self.mode:
+                self.other_mode.append(student_id)
+                return None
+        elif data.get("checks") != self.fingerprint or data.get("sandbox") != self.mode:
+            self.outdated.append(student_id)
         try:
             return result_from_dict(data["result"])
         except (KeyError, TypeError):
             return None
 
-    def save(self, result, submission_digest):
+    def save(self, result: SubmissionResult, submission_digest: str) -> None:
         data = {"checks": self.fingerprint, "submission": submission_digest,
                 "sandbox": self.mode, "graded_at": time.time(),
                 "result": result_to_dict(result)}
@@ -132,7 +154,8 @@ class ResultStore:
                          json.dumps(data, indent=1).encode())
 
 
-def save_reference(folder, fingerprint, reference, mode="bubblewrap"):
+def save_reference(folder: Path | str, fingerprint: str, reference: Reference,
+                   mode: str = "bubblewrap") -> None:
     """Outputs as one .npz (keys ``grade_id__case__name``) and the rest as JSON."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,14 +163,9 @@ def save_reference(folder, fingerprint, reference, mode="bubblewrap"):
     arrays = {f"{gid}__{case}__{name}": value
               for (gid, case), outputs in reference.outputs.items()
               for name, value in outputs.items()}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, folder / "outputs.npz")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = io.BytesIO()
+    np.savez(data, **arrays)
+    write_atomically(folder / "outputs.npz", data.getvalue())
     meta = {"checks": fingerprint, "sandbox": mode,
             "cases": sorted(f"{g}__{c}" for g, c in reference.outputs),
             "cpu_cells": reference.cpu_cells, "cpu_parts": reference.cpu_parts,
@@ -156,7 +174,8 @@ def save_reference(folder, fingerprint, reference, mode="bubblewrap"):
     write_atomically(folder / "reference.json", json.dumps(meta, indent=1).encode())
 
 
-def load_reference(folder, fingerprint, mode="bubblewrap"):
+def load_reference(folder: Path | str, fingerprint: str,
+                   mode: str = "bubblewrap") -> Reference | None:
     """The saved reference if it was made under these checks in this sandbox mode (its
     CPU times set the limits), else None."""
     folder = Path(folder)
@@ -164,7 +183,7 @@ def load_reference(folder, fingerprint, mode="bubblewrap"):
         meta = json.loads((folder / "reference.json").read_text())
         if meta.get("checks") != fingerprint or meta.get("sandbox") != mode:
             return None
-        outputs = {}
+        outputs: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         for key in meta["cases"]:
             gid, case = key.split("__")
             outputs[(gid, case)] = {}

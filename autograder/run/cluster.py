@@ -126,3 +126,37 @@ def connect(address):
         return Client(address, timeout=20)
     except (OSError, TimeoutError) as exc:
         raise GraderError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+
+
+class DaskRunner:
+    """Jobs on a Dask distributed cluster, sent and returned as data: the problem set and
+    the reference once to every worker, each submission as its notebook's bytes."""
+
+    def __init__(self, jobs, assignment, reference, inputs, scheduler, fingerprint,
+                 sandboxed=True):
+        from autograder.run.grading import library_packages
+
+        self.client = connect(scheduler)
+        bundle = make_bundle(assignment, library_packages(assignment), fingerprint)
+        # sent once to every worker, not once per submission
+        shared = self.client.scatter([bundle, reference, inputs], broadcast=True)
+        self.pending = {}  # future -> job
+        for job in jobs:
+            future = self.client.submit(
+                grade_remote, *shared, job.student_id, job.path.name, job.path.read_bytes(),
+                job.note, sandboxed,
+                key=f"grade-{assignment.name}-{job.student_id}-{job.digest[:16]}",
+                pure=False, retries=1)
+            self.pending[future] = job
+
+    def results(self):
+        from distributed import as_completed
+
+        for future in as_completed(list(self.pending)):
+            yield self.pending.pop(future), future.result()
+
+    def stop(self):
+        self.client.cancel(list(self.pending))
+
+    def close(self):
+        self.client.close()

@@ -5,10 +5,14 @@ forge: the arrays its probes returned for inputs drawn from a secret seed, compa
 the reference answer's arrays for the same inputs.
 """
 
+from __future__ import annotations
+
 import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,8 +20,21 @@ from autograder import ownwork
 from autograder.course.compare import return_hint
 from autograder.course.notebooks import check_source_rules, code_to_run, read_notebook
 from autograder.errors import GraderError, SubmissionError, printable
-from autograder.run.sandbox import Limits, run_job
+from autograder.run.sandbox import Limits, RunResult, run_job
+from autograder.status import Status
 from autograder.visible import case_labels, judge
+
+if TYPE_CHECKING:
+    from autograder.course.assignment import Assignment, Part
+    from autograder.course.notebooks import CodeCell
+
+# {(grade_id, case): {name: array}}: a case's inputs, or the outputs its probe returned
+CaseArrays = dict[tuple[str, str], dict[str, np.ndarray]]
+# {function: [kind, ...]}: what a notebook's functions returned to a probe ("2 values",
+# "an array", ...; see run/in_sandbox.py's return_kind)
+Kinds = dict[str, list[str]]
+# (package, its folder, [file, ...]): course-library files the sandbox offers
+LibraryPackage = tuple[str, Path, list[str]]
 
 # CPU-time limits for a submission: this many times the reference answer's own CPU time,
 # and never less than the set's floors (so a reference taking 0.01 s still leaves room).
@@ -34,38 +51,40 @@ class PartResult:
     message: str
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return self.points == self.max_points
 
 
 @dataclass
 class SubmissionResult:
     student_id: str
-    status: str  # ok, errors, timeout, killed, corrupt, no-notebook, grader-error, missing
-    parts: list = field(default_factory=list)  # [PartResult]
-    notes: list = field(default_factory=list)  # one line each, shown to student and grader
-    notebook: str = ""
-    sandbox: str = ""
+    # a Status (autograder.status): ok, errors, timeout, killed, corrupt, ...; a result
+    # loaded back from results/ holds the same word as a plain str
+    status: str
+    parts: list[PartResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line each, for student and grader
+    notebook: str = ""  # the path of the notebook graded
+    sandbox: str = ""  # how its code was confined (RunResult.sandbox); "" if none ran
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
 
     @property
-    def auto_total(self):
+    def auto_total(self) -> float:
         return sum(p.points for p in self.parts)
 
 
 @dataclass
 class Reference:
-    outputs: dict  # (grade_id, case) -> {name: ndarray}
-    limits: Limits
-    cpu_cells: float
-    cpu_parts: dict
-    # grade_id -> {function: [kind, ...]}: what the reference's functions returned to the
-    # probe ("2 values", "an array", ...), so a message can say what a submission's did
-    returned: dict = field(default_factory=dict)
+    outputs: CaseArrays  # the reference answer's outputs
+    limits: Limits  # the submissions' limits, derived from the reference's CPU times
+    cpu_cells: float  # CPU seconds the reference's cells took
+    cpu_parts: dict[str, float]  # grade_id -> CPU seconds the reference's part took
+    # grade_id -> what the reference's functions returned to the probe, so a message can
+    # say what a submission's did
+    returned: dict[str, Kinds] = field(default_factory=dict)
 
 
-def case_inputs(assignment, seed, visible=False):
+def case_inputs(assignment: Assignment, seed: int, visible: bool = False) -> CaseArrays:
     """{(grade_id, case): {name: ndarray}}: the secret cases "1".."n" drawn from ``seed``,
     or with ``visible`` the public ones: case "0" and, as "v1", "v2", ..., the
     configurations of the secret cases listed in the part's ``visible_cases``, except
@@ -83,18 +102,18 @@ def case_inputs(assignment, seed, visible=False):
     return inputs
 
 
-def _draw(part, seed, case):
+def _draw(part: Part, seed: int, case: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([seed, zlib.crc32(part.grade_id.encode()), case])
     return {k: np.asarray(v) for k, v in part.make_inputs(rng, case).items()}
 
 
-def _depends_on_seed(part, case):
+def _depends_on_seed(part: Part, case: int) -> bool:
     a, b = _draw(part, 1, case), _draw(part, 2, case)
     return set(a) != set(b) or any(a[k].shape != b[k].shape or not np.array_equal(a[k], b[k])
                                    for k in a)
 
 
-def sandbox_inputs(assignment, inputs):
+def sandbox_inputs(assignment: Assignment, inputs: CaseArrays) -> CaseArrays:
     """The inputs sent into the sandbox: each case's, less its part's scorer_inputs
     (held-out data the scorer reads and the student's code must never see)."""
     private = {p.grade_id: set(p.scorer_inputs) for p in assignment.parts}
@@ -102,15 +121,16 @@ def sandbox_inputs(assignment, inputs):
             for key, arrays in inputs.items()}
 
 
-def part_specs(assignment, inputs):
+def part_specs(assignment: Assignment, inputs: CaseArrays) -> list[dict[str, Any]]:
+    """What the runner needs of each part: {"grade_id", "probe", "cases", "watch"}."""
     return [{"grade_id": p.grade_id, "probe": p.probe,
              "cases": sorted(c for g, c in inputs if g == p.grade_id),
              "watch": p.watch()}
             for p in assignment.parts]
 
 
-def library_packages(assignment):
-    """(name, folder, files) of the course-library files the sandbox may offer.
+def library_packages(assignment: Assignment) -> list[LibraryPackage]:
+    """The course-library files the sandbox may offer.
 
     The package is located without importing it: the grader never runs course code.
     """
@@ -125,7 +145,8 @@ def library_packages(assignment):
     return packages
 
 
-def run_reference(assignment, inputs, sandboxed=True):
+def run_reference(assignment: Assignment, inputs: CaseArrays,
+                  sandboxed: bool = True) -> Reference:
     """Run the solution notebook's code and probes; derive the submissions' CPU limits."""
     nb = read_notebook(assignment.notebook)
     cells = code_to_run(nb, assignment.test_sources)
@@ -163,7 +184,7 @@ def run_reference(assignment, inputs, sandboxed=True):
         part_seconds={g: max(assignment.part_cpu_floor, CPU_FACTOR * t)
                       for g, t in cpu_parts.items()},
     )
-    returned = {}
+    returned: dict[str, Kinds] = {}
     for (gid, _), kinds in returned_kinds(result.log).items():
         for function, ks in kinds.items():
             known = returned.setdefault(gid, {}).setdefault(function, [])
@@ -172,8 +193,8 @@ def run_reference(assignment, inputs, sandboxed=True):
                      cpu_parts=cpu_parts, returned=returned)
 
 
-def returned_kinds(log):
-    """{(grade_id, case): {function: [kind, ...]}} from the runner's "returned" events
+def returned_kinds(log: list[dict[str, Any]]) -> dict[tuple[str, str], Kinds]:
+    """What each case's functions returned, from the runner's "returned" events
     (untrusted: for messages only)."""
     found = {}
     for e in log:
@@ -185,10 +206,11 @@ def returned_kinds(log):
     return found
 
 
-def part_hint(part, run_returned, reference_returned, message):
+def part_hint(part: Part, run_returned: dict[tuple[str, str], Kinds],
+              reference_returned: dict[str, Kinds], message: str) -> str:
     """Why a failed part may have failed, from what its functions returned: "relu_forward
     returned None: ...", or "" when nothing looks wrong."""
-    got = {}
+    got: Kinds = {}
     for (gid, _), kinds in run_returned.items():
         if gid == part.grade_id:
             for function, ks in kinds.items():
@@ -202,7 +224,9 @@ def part_hint(part, run_returned, reference_returned, message):
     return ""
 
 
-def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
+def judge_part(part: Part, cases: list[str], outputs: CaseArrays, expected: CaseArrays,
+               inputs: CaseArrays, probes: ModuleType,
+               why_missing: dict[tuple[str, str] | str, str]) -> tuple[float, str]:
     """(points, message) for one part over its cases. ``expected`` may lack a case whose
     answer is not public (validate): then only finite numbers are asked for."""
     labels = case_labels(cases)
@@ -217,9 +241,11 @@ def judge_part(part, cases, outputs, expected, inputs, probes, why_missing):
     return judge(spec, verdicts, probes)
 
 
-def explain_missing(log, limits):
-    """Why outputs are missing, from the run's (untrusted) log: for messages only."""
-    why = {}
+def explain_missing(log: list[dict[str, Any]],
+                    limits: Limits) -> dict[tuple[str, str] | str, str]:
+    """Why outputs are missing, by (grade_id, case) or by grade_id (a whole part), from
+    the run's (untrusted) log: for messages only."""
+    why: dict[tuple[str, str] | str, str] = {}
     for e in log:
         gid = str(e.get("grade_id", ""))
         if e.get("event") == "probe-error":
@@ -238,8 +264,10 @@ def explain_missing(log, limits):
     return why
 
 
-def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=True,
-                   expected=None, slot=0, packages=None):
+def grade_notebook(student_id: str, path: Path | str, assignment: Assignment,
+                   reference: Reference, inputs: CaseArrays, sandboxed: bool = True,
+                   expected: CaseArrays | None = None, slot: int = 0,
+                   packages: list[LibraryPackage] | None = None) -> SubmissionResult:
     """Grade one notebook file. Never raises for a bad submission: it scores what it earns.
 
     ``expected`` defaults to the reference outputs; ``validate`` passes the visible ones.
@@ -247,7 +275,7 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     the ones it was sent).
     """
     expected = reference.outputs if expected is None else expected
-    result = SubmissionResult(student_id=student_id, status="ok", notebook=str(path))
+    result = SubmissionResult(student_id=student_id, status=Status.OK, notebook=str(path))
     try:
         nb = read_notebook(path)
         cells = code_to_run(nb, assignment.test_sources)
@@ -259,7 +287,7 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     except SubmissionError as exc:
         return _zero(result, assignment, exc.status, exc.message)
     except Exception as exc:  # noqa: BLE001 - a grader bug this file meets costs only it
-        return _zero(result, assignment, "grader-error", "the grader could not read this "
+        return _zero(result, assignment, Status.GRADER_ERROR, "the grader could not read this "
                      f"notebook ({type(exc).__name__}: {exc}); tell your instructor")
     run = run_job([c.source for c in cells], part_specs(assignment, inputs),
                   sandbox_inputs(assignment, inputs),
@@ -292,7 +320,7 @@ def grade_notebook(student_id, path, assignment, reference, inputs, sandboxed=Tr
     return result
 
 
-def _cell_label(cells, e):
+def _cell_label(cells: list[CodeCell], e: dict[str, Any]) -> str:
     """How Jupyter shows the cell a log event names: 'cell [20] (under "...")'."""
     index = e.get("cell")
     if isinstance(index, int) and 0 <= index < len(cells):
@@ -300,7 +328,8 @@ def _cell_label(cells, e):
     return "a cell"
 
 
-def _run_status(run, cells, limits):
+def _run_status(run: RunResult, cells: list[CodeCell],
+                limits: Limits) -> tuple[Status, list[str]]:
     """Status word and notes from how the sandboxed run ended. ``cells``: the
     :class:`~autograder.course.notebooks.CodeCell` list that ran."""
     notes = []
@@ -336,25 +365,25 @@ def _run_status(run, cells, limits):
     if run.exit_status == "CPU budget":
         notes.append("your notebook was stopped: it and the processes it started used up "
                      f"their CPU time ({limits.tree_cpu(n_cells):.0f} s in all)")
-        return "timeout", notes
+        return Status.TIMEOUT, notes
     if run.exit_status == "cell limit":
         started = [e for e in run.log if e.get("event") == "cell-start"]
         which = _cell_label(cells, started[-1]) if started else "a cell"
         notes.append(f"your notebook was stopped: {which} ran on past its CPU time "
                      f"({limits.cell_seconds:.0f} s) and ignored the interrupt")
-        return "timeout", notes
+        return Status.TIMEOUT, notes
     if run.exit_status == "idle limit":
         notes.append("your notebook was stopped: it slept or waited, using no CPU, for "
                      f"more than {limits.idle_seconds():.0f} s in all (wall-clock limit)")
-        return "timeout", notes
+        return Status.TIMEOUT, notes
     if run.exit_status == "wall-clock limit":
         notes.append("your notebook was stopped: it ran past the wall-clock limit "
                      f"({limits.wall_seconds(n_cells):.0f} s)")
-        return "timeout", notes
+        return Status.TIMEOUT, notes
     if run.exit_status == "memory budget":
         notes.append("your notebook was stopped: it and the processes it started used more "
                      f"than {limits.memory_bytes / 1024**3:.0f} GB of memory")
-        return "killed", notes
+        return Status.KILLED, notes
     if "done" not in events:
         started = [e for e in run.log if e.get("event") == "cell-start"]
         where = (f" while running {_cell_label(cells, started[-1])}"
@@ -364,21 +393,22 @@ def _run_status(run, cells, limits):
                 and run.cpu_seconds >= limits.process_cpu(n_cells) - 0.5):
             notes.append(f"your notebook ran out of CPU time{where} (its cells may use "
                          f"{limits.cells_cpu(n_cells):.0f} s in all)")
-            return "timeout", notes
+            return Status.TIMEOUT, notes
         how = "it exited" if run.exit_status == "ok" else run.exit_status
         notes.append(f"your notebook's process ended early ({how}){where}; "
                      "parts not reached score 0")
-        return "killed", notes
+        return Status.KILLED, notes
     if "cell-timeout" in events or "part-killed" in events:
-        return "timeout", notes
+        return Status.TIMEOUT, notes
     raised = {str(e.get("grade_id")) for e in run.log if e.get("event") == "probe-error"}
     if raised:
         notes.append(f"your code raised an error in {len(raised)} graded "
                      f"part{'s' if len(raised) > 1 else ''} (see each part)")
-    return ("errors" if notes else "ok"), notes
+    return (Status.ERRORS if notes else Status.OK), notes
 
 
-def _zero(result, assignment, status, message):
+def _zero(result: SubmissionResult, assignment: Assignment, status: str,
+          message: str) -> SubmissionResult:
     """Every part 0; the reason once, as a note (not repeated on every part's row)."""
     message = printable(message)
     result.status = status
@@ -388,6 +418,14 @@ def _zero(result, assignment, status, message):
     return result
 
 
-def missing_result(student_id, assignment):
-    return _zero(SubmissionResult(student_id=student_id, status="missing"), assignment,
-                 "missing", "no submission")
+def missing_result(student_id: str, assignment: Assignment) -> SubmissionResult:
+    return _zero(SubmissionResult(student_id=student_id, status=Status.MISSING),
+                 assignment, Status.MISSING, "no submission")
+
+
+def not_graded(student_id: str, assignment: Assignment, status: str,
+               message: str) -> SubmissionResult:
+    """The result of a submission with nothing to grade (no notebook of this set, a file
+    the grader could not read): every part 0, ``message`` once as a note."""
+    return _zero(SubmissionResult(student_id=student_id, status=status), assignment,
+                 status, message)
