@@ -248,10 +248,7 @@ def export_autograder(name: str, checks_root: str | Path, course_root: str | Pat
     (default ``<course_root>/course``): its seed for the set is the zip's, created there
     if grading has not created it yet. Runs the reference answer once, here, in the
     sandbox when there is one. Returns the zip's path."""
-    try:
-        from autograder.record.results import secret_seed
-    except ImportError:  # before the seed moved out of batch.py
-        from autograder.batch import secret_seed
+    from autograder.record.results import secret_seed
 
     a = assignments.load(name, checks_root)
     set_dir = Path(course_dir or Path(course_root) / "course").resolve() / a.name
