@@ -26,10 +26,17 @@ taking a shortcut by mistake; the rule is for the honest majority, and the count
 do not depend on names at all.
 """
 
+from __future__ import annotations
+
 import ast
 import builtins
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from autograder.course.notebooks import _module_level_nodes, parse_cell
+
+if TYPE_CHECKING:
+    from autograder.course.assignment import OwnWorkRule
 
 REASONS = {
     "finite-differences": "this part asks for the analytic gradient you derive; a gradient "
@@ -54,7 +61,7 @@ WINDOW_VIEWS = {"numpy.lib.stride_tricks": "library"}
 _BUILTINS = set(dir(builtins))
 
 
-def merge(*groups):
+def merge(*groups: Mapping[str, str]) -> dict[str, str]:
     """One {name: reason} from several groups (later ones win)."""
     merged = {}
     for group in groups:
@@ -62,7 +69,7 @@ def merge(*groups):
     return merged
 
 
-def matches(dotted, forbid):
+def matches(dotted: str, forbid: Iterable[str]) -> str | None:
     """The forbidden entry ``dotted`` falls under, or None."""
     for entry in forbid:
         if dotted == entry or dotted.startswith(entry + ".") or (
@@ -74,10 +81,10 @@ def matches(dotted, forbid):
 class Program:
     """The notebook's top-level names at its end: what each one is bound to."""
 
-    def __init__(self, cells):
-        self.defs = {}  # name -> ast node: a def, a class, or the value of an assignment
-        self.aliases = {}  # name -> dotted name it stands for ("numpy", "scipy.signal.x")
-        self.stars = []  # modules imported with *
+    def __init__(self, cells: Iterable[str]) -> None:
+        self.defs: dict[str, ast.AST] = {}  # a def, a class, or the value of an assignment
+        self.aliases: dict[str, str] = {}  # name -> dotted name ("numpy", "scipy.signal.x")
+        self.stars: list[str] = []  # modules imported with *
         for source in cells:
             try:
                 tree = parse_cell(source)
@@ -86,7 +93,7 @@ class Program:
             for node in _module_level_nodes(tree):
                 self._bind(node)
 
-    def _bind(self, node):
+    def _bind(self, node: ast.AST) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             self._set(node.name, node=node)
         elif isinstance(node, ast.Import | ast.ImportFrom):
@@ -108,7 +115,7 @@ class Program:
                     for name in _target_names(target):
                         self._set(name)
 
-    def _set(self, name, node=None, alias=None):
+    def _set(self, name: str, node: ast.AST | None = None, alias: str | None = None) -> None:
         self.defs.pop(name, None)
         self.aliases.pop(name, None)
         if node is not None:
@@ -116,7 +123,8 @@ class Program:
         if alias is not None:
             self.aliases[name] = alias
 
-    def first_shortcut(self, function, forbid):
+    def first_shortcut(self, function: str,
+                       forbid: Mapping[str, str]) -> tuple[str, str, list[str]] | None:
         """(entry, dotted name, [path of functions]) of the first forbidden name that
         ``function`` or a notebook function it reaches uses, or None."""
         todo, seen = [(function, [function])], {function}
@@ -136,11 +144,11 @@ class Program:
                     todo.append((callee, [*path, callee]))
         return None
 
-    def _uses(self, node):
+    def _uses(self, node: ast.AST) -> tuple[set[str], set[str]]:
         """(dotted names used, notebook names reached) by one definition or value."""
         local, local_aliases = _local_bindings(node)
 
-        def resolve(name):
+        def resolve(name: str) -> str | None:
             if name in local_aliases:
                 return local_aliases[name]
             if name in local:
@@ -167,7 +175,7 @@ class Program:
         return used, reached
 
 
-def _import_bindings(node):
+def _import_bindings(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str]]:
     """(name bound, dotted name it stands for) of an import statement."""
     if isinstance(node, ast.Import):
         for alias in node.names:
@@ -184,11 +192,11 @@ def _import_bindings(node):
                 yield alias.asname or alias.name, f"{node.module}.{alias.name}"
 
 
-def _target_names(target):
+def _target_names(target: ast.AST) -> list[str]:
     return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
 
 
-def _local_bindings(node):
+def _local_bindings(node: ast.AST) -> tuple[set[str], dict[str, str]]:
     """Names a function binds itself (arguments, assignments, loops, imports inside it),
     and the imports among them: {name: dotted}. Empty for a module-level value."""
     local, aliases = set(), {}
@@ -210,7 +218,7 @@ def _local_bindings(node):
     return local, aliases
 
 
-def _dotted(node, resolve, local):
+def _dotted(node: ast.AST, resolve: Callable[[str], str | None], local: set[str]) -> str | None:
     """"numpy.lib.stride_tricks" for ``np.lib.stride_tricks`` (np an alias of numpy), or
     None when the expression is not a plain name or attribute chain."""
     parts = []
@@ -235,13 +243,14 @@ def _dotted(node, resolve, local):
             return None
 
 
-def _is_getattr(call):
+def _is_getattr(call: ast.Call) -> bool:
     return (isinstance(call.func, ast.Name) and call.func.id == "getattr"
             and len(call.args) >= 2 and isinstance(call.args[1], ast.Constant)
             and isinstance(call.args[1].value, str))
 
 
-def _dynamic_name(call, resolve, local):
+def _dynamic_name(call: ast.Call, resolve: Callable[[str], str | None],
+                  local: set[str]) -> str | None:
     """The module named by ``__import__("m")`` or ``importlib.import_module("m")``, or
     the attribute named by ``getattr(x, "a")``."""
     if _is_getattr(call):
@@ -254,16 +263,17 @@ def _dynamic_name(call, resolve, local):
     return None
 
 
-def shortcut_message(function, entry, dotted, path, reason):
+def shortcut_message(function: str, entry: str, dotted: str, path: list[str],
+                     reason: str) -> str:
     """One line for the student: what was used, where, and why it does not count."""
     where = f" (through {' -> '.join(path[1:])})" if len(path) > 1 else ""
     return f"{function} uses {dotted}{where}: {REASONS.get(reason, reason)}"
 
 
-def check(cells, rules):
+def check(cells: Iterable[str], rules: Mapping[str, OwnWorkRule | None]) -> dict[str, str]:
     """{grade_id: message} for the parts whose functions take a forbidden shortcut.
 
-    ``rules``: {grade_id: own_work rule dict}. ``cells``: the notebook's code.
+    ``rules``: each part's own_work rule; ``cells``: the notebook's code cells' sources.
     """
     program = Program(cells)
     problems = {}

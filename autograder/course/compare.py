@@ -8,7 +8,10 @@ the part's answer itself is secret (a numeric answer), when only the index and t
 of the error are given.
 """
 
+from __future__ import annotations
+
 import re
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -16,7 +19,7 @@ DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-8
 
 
-def _index(name, shape, flat):
+def _index(name: str, shape: tuple[int, ...], flat: int) -> str:
     """'dx[1, 2]' for the flat position ``flat`` of an array of ``shape``."""
     if not shape:
         return f"'{name}'"
@@ -24,22 +27,22 @@ def _index(name, shape, flat):
     return f"{name}[{', '.join(str(int(i)) for i in where)}]"
 
 
-def _value(x):
+def _value(x: float) -> str:
     return f"{float(x):.6g}"
 
 
-def _expected_at(want, flat, reveal):
+def _expected_at(want: np.ndarray, flat: int, reveal: bool) -> str:
     """'expected 0.413, ' (the expected value at one position), or '' for a secret one."""
     return f"expected {_value(want.flat[flat])}, " if reveal else ""
 
 
-def compare_outputs(got, expected, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, reveal=True):
-    """Return (passed, message) for one case.
+def compare_outputs(got: Mapping[str, np.ndarray] | None, expected: Mapping[str, np.ndarray],
+                    rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                    reveal: bool = True) -> tuple[bool, str]:
+    """(passed, message) for one case.
 
-    Inputs:
-        got: {name: ndarray} from the submission's probe, or None when it produced none.
-        expected: {name: ndarray}.
-        reveal: False for a secret answer: the message then gives no expected value.
+    ``got``: the submission's probe's arrays, or None when it produced none; ``reveal``:
+    False for a secret answer: the message then gives no expected value.
     """
     if got is None:
         return False, "produced no result"
@@ -81,7 +84,8 @@ def compare_outputs(got, expected, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, reveal=
     return True, "correct"
 
 
-def return_hint(function, got, expected=None, error=""):
+def return_hint(function: str, got: Iterable[str] | None, expected: list[str] | None = None,
+                error: str = "") -> str:
     """A sentence saying that ``function`` returned the wrong kind of value, or "".
 
     ``got`` and ``expected`` are lists of kinds (``runner.return_kind``: "None",
