@@ -1,5 +1,12 @@
 """Errors the command line reports as one clear line (no traceback)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autograder.status import Status
+
 
 class GraderError(Exception):
     """The batch itself cannot run: a missing folder, a broken problem set, bad options."""
@@ -12,13 +19,13 @@ class BatchInterruptedError(GraderError):
 class SubmissionError(Exception):
     """One submission cannot be graded (corrupt notebook, no notebook): it scores 0."""
 
-    def __init__(self, status, message):
+    def __init__(self, status: Status, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
 
 
-def printable(text, limit=300):
+def printable(text: object, limit: int = 300) -> str:
     """One line of plain text from a string a submission controls: control characters
     (terminal escape sequences, carriage returns, newlines) become spaces, and the length
     is capped, so a message can neither redraw the instructor's terminal nor flood it."""

@@ -15,22 +15,26 @@ The lock is re-entrant within a process: ``review import`` holds it while it wri
 and while it re-runs the last ``grade`` from saved results.
 """
 
+from __future__ import annotations
+
 import fcntl
 import json
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from autograder.errors import GraderError
 
 LOCK_NAME = ".lock"
-_held = {}  # resolved lock path -> (file, depth), in this process
+_held: dict[Path, tuple[TextIO, int]] = {}  # resolved lock path -> (file, depth), here
 _guard = threading.Lock()
 
 
-def _holder(path):
+def _holder(path: Path) -> str:
     """What the lock file says about its holder, as a phrase, or ''."""
     try:
         info = json.loads(Path(path).read_text() or "{}")
@@ -41,7 +45,8 @@ def _holder(path):
 
 
 @contextmanager
-def course_lock(course_dir, what, echo=print, create=True):
+def course_lock(course_dir: Path | str, what: str, echo: Callable[[str], object] = print,
+                create: bool = True) -> Iterator[None]:
     """Hold the course folder's lock for the block; wait (with one line) if another
     process holds it. ``what`` names this run for whoever waits on it, e.g. 'grade ps01'.
     ``create=False``: a course folder that does not exist is an error (nothing to lock)."""

@@ -1,5 +1,7 @@
 """``autograder release``: solutions/ -> exercises/ through nbgrader, plus visible.json."""
 
+from __future__ import annotations
+
 import json
 import subprocess
 import sys
@@ -13,12 +15,11 @@ from autograder.run.grading import VISIBLE_SEED, case_inputs, run_reference
 from autograder.run.sandbox import sandbox_mode
 
 
-def release(name, course_root, sandboxed=True):
+def release(name: str, course_root: Path | str, sandboxed: bool = True) -> Path:
     """Write visible.json from the reference answer, then run nbgrader's
     generate_assignment (which strips solutions, locks test cells, records checksums
-    and copies probes.py and visible.json; checks.py stays behind).
-
-    Returns the released folder.
+    and copies probes.py and visible.json; checks.py stays behind). Returns the released
+    folder.
     """
     course_root = Path(course_root)
     a = assignments.load(name, course_root / "solutions")

@@ -7,7 +7,10 @@ shortcuts, partial credit per output) to the saved notebook; the points it shows
 what the visible cases would earn, and only the hidden cases decide the grade.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -15,12 +18,12 @@ from rich.table import Table
 from autograder import visible
 from autograder.course.assignment import Assignment, Part
 from autograder.errors import GraderError
-from autograder.run.grading import Reference, grade_notebook
+from autograder.run.grading import Reference, SubmissionResult, grade_notebook
 from autograder.run.sandbox import Limits
 
 
-def validate(notebook):
-    """Grade ``notebook`` on the visible cases beside it. Returns (result, visible doc)."""
+def validate(notebook: Path | str) -> tuple[SubmissionResult, dict[str, Any]]:
+    """Grade ``notebook`` on the visible cases beside it: (result, visible.json's data)."""
     notebook = Path(notebook)
     if not notebook.is_file():
         raise GraderError(f"{notebook} does not exist")
@@ -51,7 +54,8 @@ def validate(notebook):
     return result, doc
 
 
-def print_report(result, doc, console=None):
+def print_report(result: SubmissionResult, doc: dict[str, Any],
+                 console: Console | None = None) -> int:
     """Print one row per part; return the exit code (0 when every part passes)."""
     console = console or Console()
     table = Table(title=f"{doc['assignment']}: visible checks of {Path(result.notebook).name}")

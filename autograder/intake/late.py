@@ -22,6 +22,8 @@ Submission times, in this order: nbgrader's ``timestamp.txt`` beside the noteboo
 time recorded for the file in a Canvas zip, the notebook file's modification time.
 """
 
+from __future__ import annotations
+
 import math
 import tomllib
 from dataclasses import dataclass
@@ -39,9 +41,9 @@ class LatePolicy:
     policy: str = "none"
     percent: float = 0.0
     cap: float = 100.0
-    extensions: dict = None  # student_id -> datetime
+    extensions: dict[str, datetime] | None = None  # student_id -> extended due date
 
-    def due_for(self, student_id):
+    def due_for(self, student_id: str) -> datetime:
         extensions = self.extensions or {}
         if student_id in extensions:
             return extensions[student_id]
@@ -57,7 +59,7 @@ class Lateness:
     message: str  # for the feedback page and the report; "" when on time
 
 
-def _aware(value, what, path):
+def _aware(value: object, what: str, path: Path) -> datetime:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -70,7 +72,7 @@ def _aware(value, what, path):
     return value
 
 
-def load_policy(path):
+def load_policy(path: Path | str) -> LatePolicy:
     """Read and check a late.toml; raises GraderError with one clear line."""
     path = Path(path)
     try:
@@ -98,8 +100,9 @@ def load_policy(path):
     return LatePolicy(due, policy, percent, cap, extensions)
 
 
-def assess(policy, student_id, submitted):
-    """How late ``submitted`` (an aware datetime, or None: unknown) is, and its penalty."""
+def assess(policy: LatePolicy | None, student_id: str,
+           submitted: datetime | None) -> Lateness:
+    """How late ``submitted`` (aware; None: unknown) is, and its penalty."""
     if policy is None or submitted is None:
         return Lateness(0, 0.0, "")
     due = policy.due_for(student_id)
@@ -118,12 +121,12 @@ def assess(policy, student_id, submitted):
     return Lateness(days, fraction, f"submitted {days} {word} late{cost}")
 
 
-def read_timestamp(notebook_path):
+def read_timestamp(notebook_path: Path | str) -> datetime | None:
     """The submission time of a notebook (aware, UTC if no zone is given), or None."""
     return submission_time(notebook_path)[0]
 
 
-def submission_time(notebook_path):
+def submission_time(notebook_path: Path | str) -> tuple[datetime | None, str]:
     """(time, where it came from) of a notebook: ``"timestamp.txt"`` (nbgrader's, beside
     it) or ``"file time"`` (its modification time: a Canvas zip's recorded time once
     unpacked, but in a plain folder whatever the last copy left). (None, "") if neither."""
