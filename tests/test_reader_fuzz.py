@@ -19,11 +19,13 @@ import pytest
 from grading_helpers import FIXTURES
 
 from autograder import review
+from autograder.course import answers as answers_of
 from autograder.course import assignment as assignments
 from autograder.course import matching
 from autograder.course.notebooks import check_source_rules, code_to_run, grade_ids, read_notebook
 from autograder.errors import SubmissionError
 from autograder.intake.late import submission_time
+from autograder.intake.records import RecordMaker
 from autograder.intake.sources import Submission
 from autograder.publish import report
 from autograder.run.grading import Reference, SubmissionResult, grade_notebook
@@ -32,6 +34,7 @@ from autograder.run.sandbox import Limits, RunResult
 SEED = 20261213
 MUTANTS = 400
 A = assignments.load("fx01", FIXTURES / "course" / "solutions")
+RECORDS = RecordMaker(A)
 BASES = [FIXTURES / "submitted" / sid / "fx01_tiny" / "fx01_tiny.ipynb"
          for sid in ("perfect", "blank", "wrong_gradient")]
 
@@ -161,13 +164,17 @@ def check_readers(path, data):
         assert all(isinstance(t, str) for t in answers.values())
         for text in answers.values():
             text.encode("utf-8")  # writable to review.csv and review.html
-    assert isinstance(report.answer_code(path, report.scaffold_lines(A.notebook)), str)
+    assert isinstance(answers_of.answer_code(nb, answers_of.scaffold_lines(A.notebook)), str)
+    assert answers_of.unanswered(nb, A) <= set(A.manual)
     review._answers(path, A)
     report.normalised_tokens(data.decode("utf-8", "replace"))
     submission_time(path)
     # the student's folder holds the mutant and the stub: choosing must not crash either
     with contextlib.suppress(SubmissionError):
         matching.pick(Submission("s", [path, BASES[1]], "fx01_tiny.ipynb"), A)
+    # the intake's record of such a folder: never raises, whatever the file holds
+    record = RECORDS.record("s", Submission("s", [path, BASES[1]], "fx01_tiny.ipynb"))
+    assert record.submitted and (record.gradable or record.status)
 
 
 def test_every_reader_survives_every_mutant(tmp_path, monkeypatch):
