@@ -22,8 +22,11 @@ from pathlib import Path
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
-    """Write ``data`` (text is UTF-8) to ``path`` through a temporary file and a rename."""
+def write_atomically(path: str | os.PathLike, data: bytes | str,
+                     mode: int | None = None) -> Path:
+    """Write ``data`` (text is UTF-8) to ``path`` through a temporary file and a rename.
+    ``mode``: the file's permissions (default: readable by its owner alone, as the course
+    folder's grades and results should be; a page others must read passes 0o644)."""
     path = Path(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -32,6 +35,8 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

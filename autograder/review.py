@@ -2,7 +2,8 @@
 
 ``autograder review export ps01`` writes ``course/<set>/review/review.csv`` (one row per
 student and hand-graded cell: ``student_id, grade_id, max_points, score, state, answer``)
-and ``review.html`` (the same answers to read, escaped). The grader fills in ``score``.
+and ``review.html`` (the same answers to read: rendered as Markdown with the math typeset,
+raw HTML escaped, and as typed). The grader fills in ``score``.
 ``state`` says ``pending``, ``graded`` (``score`` holds the hand score given) or
 ``unanswered`` (the cell is as released: it scores 0 unless a score is given).
 ``autograder review import ps01 review.csv`` checks every row first (known student and
@@ -25,7 +26,7 @@ from autograder.course import assignment as assignments
 from autograder.course.matching import describe_missing_answer, manual_answers
 from autograder.course.notebooks import read_notebook
 from autograder.errors import GraderError, SubmissionError, printable
-from autograder.files import read_cell, write_csv
+from autograder.files import read_cell, write_atomically, write_csv
 from autograder.publish import republish, review_page, saved_results
 from autograder.record import classlist, handscores
 from autograder.record.gradebook import hand_scores_in
@@ -74,8 +75,7 @@ def export(name, checks_root, course_dir):
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(folder / "review.csv", COLUMNS, rows)
     # rendered Markdown, math typeset by MathJax (copied into the folder), source as typed
-    (folder / "review.html").write_text(review_page.render(a.name, sections, folder),
-                                        encoding="utf-8")
+    write_atomically(folder / "review.html", review_page.render(a.name, sections, folder))
     return folder, len(rows)
 
 

@@ -31,7 +31,7 @@ from autograder.course.assignment import Assignment
 from autograder.course.matching import check_batch
 from autograder.intake.late import LatePolicy, load_policy
 from autograder.intake.records import RecordMaker, StudentRecord
-from autograder.intake.sources import Submission, discover, read_roster
+from autograder.intake.sources import Submission, discover, read_roster, read_roster_text
 from autograder.lms import canvas
 
 
@@ -78,15 +78,21 @@ def read_input(assignment: Assignment, submissions_path: str | Path,
                late_file: str | Path | None = None) -> Intake:
     """Read and check everything a batch needs; raises GraderError (one line) and leaves
     nothing behind when any of it is wrong."""
-    canvas_rows = canvas.read_roster(roster) if roster else None
-    listed = read_roster(roster) if roster else None
+    canvas_rows, listed, skip = None, None, set()
+    if roster:  # read and parsed once: a Canvas export, else a student_id column
+        text = read_roster_text(roster)
+        split = canvas.split_roster(roster, text)
+        if split is not None:
+            canvas_rows, skip = split
+            listed = [canvas.student_id(r) for r in canvas_rows]
+        else:
+            listed = read_roster(roster, text)
     # absolute: the class record keeps these paths for commands run from elsewhere
     notes, staged, folder = [], None, Path(submissions_path).resolve()
     from_zip = folder.suffix.lower() == ".zip"
     if from_zip:
         staged = Path(tempfile.mkdtemp(prefix="autograder-zip-"))
         try:
-            skip = canvas.test_student_ids(roster) if roster else set()
             notes += [f"note: {p}" for p in canvas.unpack(folder, staged / "unpacked",
                                                           canvas_rows, skip)]
         except BaseException:

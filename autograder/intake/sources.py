@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,24 +61,32 @@ def discover(folder: Path | str, assignment_name: str,
     return dict(sorted(found.items()))
 
 
-def read_roster(path: Path | str) -> list[str]:
+def read_roster_text(path: Path | str) -> str:
+    """A roster file's text, or GraderError (one line)."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraderError(f"cannot read roster {path}: {exc}") from exc
+
+
+def read_roster(path: Path | str, text: str | None = None) -> list[str]:
     """Student ids from a CSV roster: its ``student_id`` column, or a Canvas gradebook
     export (see autograder.lms.canvas). Raises GraderError (one line) for a roster without
     that column, and for a student listed twice, naming the id and both lines; ids that
-    differ only in case are the same student."""
+    differ only in case are the same student. ``text``: the file's text, if read already."""
     path = Path(path)
+    text = read_roster_text(path) if text is None else text
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
         raise GraderError(f"cannot read roster {path}: {exc}") from exc
     if not rows:
         raise GraderError(f"roster {path} is empty")
     from autograder.lms import canvas
 
     if canvas.is_canvas_roster(rows[0][1]):
-        return [canvas.student_id(r) for r in canvas.read_roster(path)]
+        return [canvas.student_id(r) for r in canvas.split_roster(path, text)[0]]
     header = [h.strip().lower() for h in rows[0][1]]
     if "student_id" not in header:
         shown = printable(", ".join(rows[0][1]), 80) or "(blank)"

@@ -60,12 +60,14 @@ def is_test_student(row: Mapping[str, str]) -> bool:
             and not row.get("SIS User ID") and not row.get("SIS Login ID"))
 
 
-def _all_rows(path: Path | str) -> list[dict[str, str]] | None:
-    """Every student row of a Canvas roster (the Test Student too), or None."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GraderError(f"cannot read roster {path}: {exc}") from exc
+def _all_rows(path: Path | str, text: str | None = None) -> list[dict[str, str]] | None:
+    """Every student row of a Canvas roster (the Test Student too), or None. ``text``:
+    the file's text, when the caller has read it already."""
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GraderError(f"cannot read roster {path}: {exc}") from exc
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not is_canvas_roster(reader.fieldnames):
         return None
@@ -87,16 +89,14 @@ def _all_rows(path: Path | str) -> list[dict[str, str]] | None:
     return rows
 
 
-def read_roster(path: Path | str) -> list[dict[str, str]] | None:
-    """Rows of a Canvas roster as dicts with the five COLUMNS (``Points Possible``, blank
-    rows and Canvas's Test Student left out), or None if the file is not a Canvas export."""
-    rows = _all_rows(path)
-    return None if rows is None else [r for r in rows if not is_test_student(r)]
-
-
-def test_student_ids(path: Path | str) -> set[str]:
-    """Canvas user ids of the roster's Test Student (empty if it is not a Canvas export)."""
-    return {r["ID"] for r in _all_rows(path) or [] if is_test_student(r)}
+def split_roster(path: Path | str, text: str) -> tuple[list[dict[str, str]], set[str]] | None:
+    """(the student rows, the Test Student's Canvas user ids) of a Canvas roster whose text
+    is ``text``, parsed once; None if it is not a Canvas export."""
+    rows = _all_rows(path, text)
+    if rows is None:
+        return None
+    return ([r for r in rows if not is_test_student(r)],
+            {r["ID"] for r in rows if is_test_student(r)})
 
 
 def student_id(row: Mapping[str, str]) -> str:

@@ -71,6 +71,7 @@ from autograder.course import matching
 from autograder.course.answers import TEXT_STUB, is_unanswered, questions
 from autograder.course.notebooks import code_to_run, read_notebook
 from autograder.errors import GraderError, SubmissionError, printable
+from autograder.files import write_atomically
 from autograder.intake.sources import Submission
 from autograder.record.results import (
     load_reference,
@@ -656,11 +657,7 @@ def _write_results(target: Path, results: dict) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".results-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(results, f, indent=1)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
+    write_atomically(target, json.dumps(results, indent=1), 0o644)
 
 
 def main(argv: list[str] | None = None) -> int:

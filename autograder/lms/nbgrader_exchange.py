@@ -27,11 +27,11 @@ copies the mode, and a student must be able to read the page fetched from it.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import GraderError, printable
+from autograder.files import write_atomically
 
 CONFIG_NAME = "nbgrader_config"
 DEFAULT_STRUCTURE = os.path.join("{nbgrader_step}", "{student_id}", "{assignment_id}")
@@ -175,8 +175,8 @@ def write_feedback(course_root: str | os.PathLike | NbgraderCourse, assignment_n
     _make_dirs(page.parent, course)
     # The secret and timestamp first: a page visible to release_feedback has them.
     for name in SUBMISSION_FILES:
-        _replace(page.parent / name, (submitted / name).read_bytes(), course.file_mode)
-    _replace(page, html.encode("utf-8"), course.file_mode)
+        write_atomically(page.parent / name, (submitted / name).read_bytes(), course.file_mode)
+    write_atomically(page, html, course.file_mode)
     return page
 
 
@@ -247,17 +247,3 @@ def _make_dirs(folder: Path, course: NbgraderCourse) -> None:
     if course.groupshared:
         for p in missing:
             p.chmod(p.stat().st_mode | 0o2770)
-
-
-def _replace(path: Path, data: bytes, mode: int) -> None:
-    # The temporary name ends in .tmp and starts with a dot: release_feedback's *.html
-    # glob never takes a half-written page.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -7,10 +7,7 @@ autograder.publish.pages), which escapes every string from a submission.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from autograder.publish.pages import number, render_page
 from autograder.run.sandbox import confinement
@@ -69,17 +66,3 @@ def _sandbox_line(result) -> tuple[str, str]:
         return "fail", ("Sandbox: none. Your code ran unconfined (the instructor graded "
                         "with --no-sandbox); this grade is provisional.")
     return "muted", "Sandbox: no code of yours was run."
-
-
-def write(path, text):
-    """Write a file atomically: a reader sees the old page or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
