@@ -229,6 +229,15 @@ def _fail(stage, exc):
     os._exit(SETUP_FAILED)
 
 
+def _only(stage, *args):
+    """Run a stage of a forked process, which must end in os._exit: never return into the
+    code of the process it was forked from (the template's loop, or its parent stage)."""
+    try:
+        stage(*args)
+    finally:
+        os._exit(SETUP_FAILED)
+
+
 def _exit_code(status):
     code = os.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as bwrap says
@@ -252,7 +261,7 @@ def stage_a(request, template_pid):
     pid = os.fork()
     if pid == 0:
         os.close(keep)
-        stage_b(request, lifeline)
+        _only(stage_b, request, lifeline)
     os.close(lifeline)
     while True:
         try:
@@ -279,7 +288,7 @@ def stage_b(request, lifeline):
     os.setsid()  # the job's session and group, which the job can signal but not end
     job = os.fork()
     if job == 0:
-        stage_c(request)
+        _only(stage_c, request)
     try:
         _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
         _clear_capabilities()
@@ -425,7 +434,7 @@ class Template:
                 os.closerange(3, os.sysconf("SC_OPEN_MAX"))
             except BaseException:  # noqa: BLE001
                 os._exit(SETUP_FAILED)
-            stage_a(request, me)
+            _only(stage_a, request, me)
         os.close(output)
         pidfd = os.pidfd_open(pid)
         self.jobs[pidfd] = (pid, job_sock)
