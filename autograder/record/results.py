@@ -62,7 +62,7 @@ def file_digest(path: Path | str) -> str:
 # judge) and the own-work rules (ownwork.py). A change to any other module (the pages,
 # the CSVs, the command line, intake, the gradebook writer) changes no saved result, so it
 # must not make a re-run regrade the class.
-GRADING_MODULES = ("run/grading.py", "run/sandbox.py", "run/in_sandbox.py",
+GRADING_MODULES = ("run/grading.py", "run/sandbox.py", "run/template.py", "run/in_sandbox.py",
                    "course/notebooks.py", "course/assignment.py", "course/compare.py",
                    "visible.py", "ownwork.py")
 
